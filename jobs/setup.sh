@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what gdpo needs on Debian 12 (run as root, or with sudo), then configures and builds it
+# into build/. Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config ccache
+  libtorch-dev libopenblas0-pthread           # LibTorch 1.13 (CPU); OpenBLAS makes its GEMMs ~100x faster
+  libopenmpi-dev openmpi-bin                  # MPI
+  libhdf5-dev                                 # checkpoints, metrics, caches
+  libboost-program-options-dev                # the command line and INI configs
+  nlohmann-json3-dev libpcre2-dev             # safetensors headers, JSONL; GPT-2 pre-tokenization
+  googletest libgtest-dev                     # the test suite
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "gdpo setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+echo "gdpo setup: built $BUILD_DIR/gdpo"

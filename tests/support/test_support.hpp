@@ -1,0 +1,45 @@
+// Helpers shared by the tests: temporary directories, paths to the shared real-data samples (tests
+// skip with a message when ../shared/data is absent), and running the gdpo binary.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace gdpo::test {
+
+// A fresh directory under the system temp dir, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ../shared/data/<relative>, or "" when it does not exist.
+std::string shared_data(const std::string& relative);
+
+// Skips the current test with a message when ../shared/data/<relative> is absent; yields the path.
+#define GDPO_REQUIRE_SHARED_DATA(var, relative)                                            \
+  std::string var = ::gdpo::test::shared_data(relative);                                   \
+  if (var.empty()) GTEST_SKIP() << "../shared/data/" << relative << " is absent (a fresh clone " \
+                                                                     "has none); skipping"
+
+// Writes `text` to `path` (creating parent directories).
+void write_file(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+
+// Runs the gdpo binary with `args` (shell-quoted by the caller), capturing stdout+stderr.
+struct RunResult {
+  int exit_code;
+  std::string output;
+};
+RunResult run_gdpo(const std::string& args);
+
+}  // namespace gdpo::test
