@@ -21,8 +21,10 @@ const Subcommand* find_subcommand(const std::string& name);
 
 }  // namespace gdpo::cli
 
+#ifndef GDPO_CONCAT_
 #define GDPO_CONCAT_INNER_(a, b) a##b
 #define GDPO_CONCAT_(a, b) GDPO_CONCAT_INNER_(a, b)
+#endif
 // GDPO_SUBCOMMAND("train", "Train a policy (SFT, DPO, GDPO)", run_train);
 #define GDPO_SUBCOMMAND(name, summary, fn)                                 \
   static const bool GDPO_CONCAT_(gdpo_subcommand_registered_, __LINE__) = \
