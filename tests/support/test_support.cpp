@@ -51,8 +51,21 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+namespace {
+RunResult run_command(const std::string& cmd);
+}  // namespace
+
 RunResult run_gdpo(const std::string& args) {
-  std::string cmd = std::string("'") + GDPO_BINARY + "' " + args + " 2>&1";
+  return run_command(std::string("'") + GDPO_BINARY + "' " + args + " 2>&1");
+}
+
+RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds) {
+  return run_command("timeout " + std::to_string(timeout_seconds) + " " + GDPO_MPIEXEC + " '" +
+                     GDPO_BINARY + "' " + args + " 2>&1");
+}
+
+namespace {
+RunResult run_command(const std::string& cmd) {
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed: " + cmd);
   std::string out;
@@ -63,5 +76,6 @@ RunResult run_gdpo(const std::string& args) {
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return {code, out};
 }
+}  // namespace
 
 }  // namespace gdpo::test

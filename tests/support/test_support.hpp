@@ -41,5 +41,8 @@ struct RunResult {
   std::string output;
 };
 RunResult run_gdpo(const std::string& args);
+// Runs `mpiexec -n 2 --oversubscribe [--allow-run-as-root] gdpo <args>` under `timeout seconds`
+// (exit code 124 means it hung and was killed).
+RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds = 120);
 
 }  // namespace gdpo::test
