@@ -1,0 +1,94 @@
+// Preference records in the GDPO authors' published schema (JSON lines, one pair per line), grouped
+// by question (context + prompt), with the exact text rendering the authors use for prompts and
+// responses. Readers validate every field and name the file and line of each problem.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "gdpo/data/skip_counts.hpp"
+
+namespace gdpo::data {
+
+// Opinion QA (`{id}<{choice}>{response}`) or movie reviews (`{rating}{response}`).
+enum class DatasetKind { kOpinion, kReview };
+// DPO: the rejected response carries its own belief; GDPO: it carries the chosen belief.
+enum class PairMode { kGdpo, kDpo };
+
+DatasetKind parse_kind(const std::string& text, const std::string& option);  // "opinion"|"review"
+PairMode parse_mode(const std::string& text, const std::string& option);     // "gdpo"|"dpo"
+const char* kind_name(DatasetKind kind);
+const char* mode_name(PairMode mode);
+
+// One question: a prompt with its belief distribution p*.
+struct Question {
+  std::string prompt;
+  std::string context;                  // "" when absent
+  std::vector<std::string> options;     // [K] belief texts ("" allowed for reviews)
+  std::vector<std::string> belief_ids;  // [K] the id written before each belief ("0", "5", "A")
+  std::vector<double> probabilities;    // [K] p*(b|x)
+  bool explicit_ids = false;            // ids came from `options_map` (written back as such)
+  int64_t line = 0;                     // first line that holds the question (1-based; 0: built)
+  int64_t majority() const;             // argmax p* (the first on ties)
+  std::string key() const { return context + '\x1f' + prompt; }
+};
+
+// One preference pair of a question.
+struct Pair {
+  int64_t question = 0;  // index into Dataset::questions
+  int64_t chosen = 0;    // belief index in [0, K)
+  int64_t rejected = 0;  // belief index in [0, K)
+  std::string chosen_response;
+  std::string rejected_response;
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // question, style, selections, answers
+  int64_t line = 0;
+};
+
+struct Dataset {
+  DatasetKind kind = DatasetKind::kOpinion;
+  std::string source;  // the file it came from, for messages
+  std::vector<Question> questions;
+  std::vector<Pair> pairs;
+  SkipCounts skipped;
+
+  // The questions `question_indices` (in that order) and all their pairs.
+  Dataset subset(const std::vector<int64_t>& question_indices) const;
+};
+
+struct ReadOptions {
+  std::string kind = "auto";       // opinion | review | auto (reviews have no choice text)
+  std::string belief_ids = "auto"; // auto | index0 | index1 | letters: how ids map to options
+  bool skip_invalid = false;       // skip (and count) bad lines instead of throwing InputError
+  bool renormalize = false;        // rescale p* that does not sum to 1 instead of rejecting it
+  double tolerance = 1e-3;         // |sum p* - 1| allowed without --data.renormalize
+};
+
+// Reads a JSONL file (or stream named `name`). Throws gdpo::InputError "file:line: ..." on bad input
+// unless options.skip_invalid, which counts the skipped lines per reason in Dataset::skipped.
+Dataset read_records(const std::string& path, const ReadOptions& options = {});
+Dataset parse_records(std::istream& in, const std::string& name, const ReadOptions& options = {});
+
+// The record of one pair in the published schema.
+nlohmann::ordered_json to_record(const Dataset& data, const Pair& pair);
+// Writes every pair as JSON lines, atomically.
+void write_records(const std::string& path, const Dataset& data);
+
+// `{context}<Q>{prompt}<A>`.
+std::string render_prompt(const Question& q);
+// The belief span: `{id}<{option}>` (opinion) or `{id}` (review).
+std::string render_belief(DatasetKind kind, const Question& q, int64_t belief);
+
+// The texts of one pair: the prompt and both responses, each response starting with its belief span.
+struct RenderedPair {
+  std::string prompt;
+  std::string chosen_belief, chosen_response;      // response = the text after the belief span
+  std::string rejected_belief, rejected_response;  // GDPO: rejected_belief == chosen_belief
+  std::string chosen() const { return chosen_belief + chosen_response; }
+  std::string rejected() const { return rejected_belief + rejected_response; }
+};
+RenderedPair render_pair(const Dataset& data, const Pair& pair, PairMode mode);
+
+}  // namespace gdpo::data
