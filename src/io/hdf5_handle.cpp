@@ -10,14 +10,22 @@ herr_t H5Handle::close() noexcept {
   if (id_ < 0) return 0;
   hid_t id = release();
   switch (H5Iget_type(id)) {
-    case H5I_FILE: return H5Fclose(id);
-    case H5I_GROUP: return H5Gclose(id);
-    case H5I_DATASET: return H5Dclose(id);
-    case H5I_DATASPACE: return H5Sclose(id);
-    case H5I_DATATYPE: return H5Tclose(id);
-    case H5I_GENPROP_LST: return H5Pclose(id);
-    case H5I_ATTR: return H5Aclose(id);
-    default: return H5Idec_ref(id) < 0 ? -1 : 0;  // an id of another kind: drop our reference
+    case H5I_FILE:
+      return H5Fclose(id);
+    case H5I_GROUP:
+      return H5Gclose(id);
+    case H5I_DATASET:
+      return H5Dclose(id);
+    case H5I_DATASPACE:
+      return H5Sclose(id);
+    case H5I_DATATYPE:
+      return H5Tclose(id);
+    case H5I_GENPROP_LST:
+      return H5Pclose(id);
+    case H5I_ATTR:
+      return H5Aclose(id);
+    default:
+      return H5Idec_ref(id) < 0 ? -1 : 0;  // an id of another kind: drop our reference
   }
 }
 
@@ -64,14 +72,33 @@ std::string error_stack() {
 std::string failure_message(const char* file, int line, const std::string& what,
                             const std::string& path, const std::string& object) {
   std::string msg = detail::source_location(file, line) + "cannot " + what;
-  if (!object.empty()) msg += " '" + object + "'";
-  msg += " in HDF5 file '" + path + "': " + error_stack();
+  if (!object.empty()) msg += " '" + object + "'" + (path.empty() ? "" : " in");
+  if (!path.empty()) msg += " HDF5 file '" + path + "'";
+  msg += ": " + error_stack();
   return msg;
 }
 
 void throw_failure(const char* file, int line, const char* what, const std::string& path,
                    const std::string& object) {
   throw Error(failure_message(file, line, what, path, object));
+}
+
+std::vector<std::string> child_names(hid_t group, const std::string& path,
+                                     const std::string& name) {
+  H5G_info_t info;
+  GDPO_H5(H5Gget_info(group, &info), "list group", path, name);
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t len = GDPO_H5(
+        H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT),
+        "list group", path, name);
+    std::vector<char> buf(static_cast<size_t>(len) + 1);
+    GDPO_H5(H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf.data(), buf.size(),
+                               H5P_DEFAULT),
+            "list group", path, name);
+    names.emplace_back(buf.data(), static_cast<size_t>(len));
+  }
+  return names;
 }
 
 }  // namespace h5

@@ -4,10 +4,11 @@
 
 namespace gdpo::loss {
 
-SequenceLogprobs sequence_logprobs(const torch::Tensor& token_logps, const torch::Tensor& prompt_len,
-                                   const torch::Tensor& belief_len, const torch::Tensor& seq_len) {
-  GDPO_CHECK(token_logps.dim() == 2, "token log-probs must be [rows, T], got "
-                                         << token_logps.sizes());
+SequenceLogprobs sequence_logprobs(const torch::Tensor& token_logps,
+                                   const torch::Tensor& prompt_len, const torch::Tensor& belief_len,
+                                   const torch::Tensor& seq_len) {
+  GDPO_CHECK(token_logps.dim() == 2,
+             "token log-probs must be [rows, T], got " << token_logps.sizes());
   const int64_t rows = token_logps.size(0), T = token_logps.size(1);
   GDPO_CHECK(prompt_len.numel() == rows && belief_len.numel() == rows && seq_len.numel() == rows,
              "span lengths must hold one value per row (" << rows << ")");
@@ -15,8 +16,8 @@ SequenceLogprobs sequence_logprobs(const torch::Tensor& token_logps, const torch
   auto start = prompt_len.reshape({rows, 1});
   auto split = start + belief_len.reshape({rows, 1});
   auto stop = seq_len.reshape({rows, 1});
-  auto belief_mask = (pos >= start) & (pos < split);       // [rows, T]
-  auto after_mask = (pos >= split) & (pos < stop);         // [rows, T]
+  auto belief_mask = (pos >= start) & (pos < split);  // [rows, T]
+  auto after_mask = (pos >= split) & (pos < stop);    // [rows, T]
   auto sum = [&](const torch::Tensor& mask) {
     return token_logps.masked_fill(mask.logical_not(), 0).sum(1);
   };

@@ -1,5 +1,7 @@
 #include "gdpo/loss/token_logprobs.hpp"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 #include <algorithm>
 
 #include "gdpo/core/error.hpp"
@@ -25,6 +27,8 @@ struct GatheredLogSoftmax : public torch::autograd::Function<GatheredLogSoftmax>
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden,
                                const torch::Tensor& weight, const torch::Tensor& targets,
                                int64_t chunk_rows) {
+    // The backward runs outside autocast and must recompute exactly these logits: no autocast here.
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
     const int64_t rows = hidden.size(0);
     const auto acc = accumulation_type(hidden.scalar_type());
     auto out = torch::empty({rows, targets.size(1)}, hidden.options().dtype(acc));
@@ -32,10 +36,10 @@ struct GatheredLogSoftmax : public torch::autograd::Function<GatheredLogSoftmax>
     for (int64_t begin = 0; begin < rows; begin += chunk_rows) {
       const int64_t n = std::min(chunk_rows, rows - begin);
       auto logits = torch::matmul(hidden.narrow(0, begin, n), weight.t()).to(acc);  // [n, V]
-      auto chunk_lse = torch::logsumexp(logits, 1);                                  // [n]
+      auto chunk_lse = torch::logsumexp(logits, 1);                                 // [n]
       lse.narrow(0, begin, n).copy_(chunk_lse);
-      out.narrow(0, begin, n).copy_(logits.gather(1, targets.narrow(0, begin, n)) -
-                                    chunk_lse.unsqueeze(1));
+      out.narrow(0, begin, n)
+          .copy_(logits.gather(1, targets.narrow(0, begin, n)) - chunk_lse.unsqueeze(1));
     }
     ctx->save_for_backward({hidden, weight, targets, lse});
     ctx->saved_data["chunk_rows"] = chunk_rows;
@@ -75,11 +79,11 @@ struct GatheredLogSoftmax : public torch::autograd::Function<GatheredLogSoftmax>
 };
 
 void check_projection(const torch::Tensor& hidden, const torch::Tensor& weight, int64_t dims) {
-  GDPO_CHECK(hidden.dim() == dims, "hidden states must have " << dims << " dimensions, got "
-                                                               << hidden.sizes());
-  GDPO_CHECK(weight.dim() == 2 && weight.size(1) == hidden.size(-1),
-             "output weight " << weight.sizes() << " does not match hidden size "
-                              << hidden.size(-1));
+  GDPO_CHECK(hidden.dim() == dims,
+             "hidden states must have " << dims << " dimensions, got " << hidden.sizes());
+  GDPO_CHECK(
+      weight.dim() == 2 && weight.size(1) == hidden.size(-1),
+      "output weight " << weight.sizes() << " does not match hidden size " << hidden.size(-1));
 }
 
 }  // namespace
@@ -92,7 +96,9 @@ torch::Tensor gathered_log_softmax(const torch::Tensor& hidden, const torch::Ten
                  targets.scalar_type() == torch::kInt64,
              "targets must be int64 [" << hidden.size(0) << ", K], got " << targets.sizes() << " "
                                        << targets.scalar_type());
-  return GatheredLogSoftmax::apply(hidden, weight, targets, chunk_rows);
+  // One dtype for both operands (e.g. bfloat16 hidden states with a float32 weight -> float32).
+  const auto common = torch::promote_types(hidden.scalar_type(), weight.scalar_type());
+  return GatheredLogSoftmax::apply(hidden.to(common), weight.to(common), targets, chunk_rows);
 }
 
 torch::Tensor token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
@@ -109,9 +115,9 @@ torch::Tensor token_logprobs(const torch::Tensor& hidden, const torch::Tensor& w
   // Position t >= 1 is predicted from hidden state t - 1; keep only first <= t < end.
   auto target_pos = torch::arange(1, T, first.options().dtype(torch::kInt64)).unsqueeze(0);
   auto selected = (target_pos >= first.reshape({N, 1})) & (target_pos < end.reshape({N, 1}));
-  auto h = hidden.narrow(1, 0, T - 1).index({selected});                  // [M, H]
+  auto h = hidden.narrow(1, 0, T - 1).index({selected});                        // [M, H]
   auto targets = input_ids.narrow(1, 1, T - 1).index({selected}).unsqueeze(1);  // [M, 1]
-  auto logp = gathered_log_softmax(h, weight, targets, chunk_rows).squeeze(1);   // [M]
+  auto logp = gathered_log_softmax(h, weight, targets, chunk_rows).squeeze(1);  // [M]
   auto shifted = torch::zeros({N, T - 1}, logp.options()).index_put({selected}, logp);
   return torch::cat({torch::zeros({N, 1}, logp.options()), shifted}, 1);
 }

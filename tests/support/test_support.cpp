@@ -64,6 +64,10 @@ RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds) {
                      GDPO_BINARY + "' " + args + " 2>&1");
 }
 
+RunResult run_command_with_env(const std::string& assignments, const std::string& args) {
+  return run_command("env " + assignments + " '" + GDPO_BINARY + "' " + args + " 2>&1");
+}
+
 namespace {
 RunResult run_command(const std::string& cmd) {
   FILE* pipe = popen(cmd.c_str(), "r");

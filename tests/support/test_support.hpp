@@ -44,5 +44,7 @@ RunResult run_gdpo(const std::string& args);
 // Runs `mpiexec -n 2 --oversubscribe [--allow-run-as-root] gdpo <args>` under `timeout seconds`
 // (exit code 124 means it hung and was killed).
 RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds = 120);
+// Runs `env <assignments> gdpo <args>` (e.g. "GDPO_FAULT_INJECT=sigterm-after-step:3").
+RunResult run_command_with_env(const std::string& assignments, const std::string& args);
 
 }  // namespace gdpo::test

@@ -52,7 +52,8 @@ struct Dataset {
   std::string source;  // the file it came from, for messages
   std::vector<Question> questions;
   std::vector<Pair> pairs;
-  SkipCounts skipped;
+  SkipCounts skipped;  // examples left out, per reason
+  SkipCounts notes;    // informational counts (e.g. answers that came from templates)
 
   // The questions `question_indices` (in that order) and all their pairs.
   Dataset subset(const std::vector<int64_t>& question_indices) const;

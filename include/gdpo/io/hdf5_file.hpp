@@ -1,5 +1,6 @@
-// One HDF5 file of named tensors, strings, raw bytes and attributes: checkpoints (model and optimizer
-// state, RNG states, JSON/INI blobs, counters as attributes) and cached tokenized data. Names are
+// One HDF5 file of named tensors, strings, raw bytes and attributes: checkpoints (model and
+// optimizer state, RNG states, JSON/INI blobs, counters as attributes) and cached tokenized data.
+// Names are
 // '/'-separated paths ("model/wte.weight"); missing intermediate groups are created on write.
 #pragma once
 #include <torch/torch.h>
@@ -20,16 +21,18 @@ struct TensorInfo {
   std::vector<int64_t> shape;  // empty for a 0-d tensor
 };
 
-// Tensors are stored as plain HDF5 datasets that h5py reads as numpy arrays: float32/64, int8/16/32/64,
-// uint8, float16 (IEEE half), bfloat16 (a 16-bit float type: sign 15, exponent 8 bits at 7, mantissa 7
-// bits at 0, bias 127) and bool (h5py's enum {FALSE, TRUE} over int8). Data is written byte-exact.
-// Errors about the file's content (missing tensor, wrong dtype/shape, not an HDF5 file) are InputError
-// naming the file and the object; other HDF5 failures are Error with HDF5's error stack.
+// Tensors are stored as plain HDF5 datasets that h5py reads as numpy arrays: float32/64,
+// int8/16/32/64, uint8, float16 (IEEE half), bfloat16 (a 16-bit float type: sign 15, exponent 8
+// bits at 7, mantissa 7 bits at 0, bias 127) and bool (h5py's enum {FALSE, TRUE} over int8). Data
+// is written byte-exact. Errors about the file's content (missing tensor, wrong dtype/shape, not an
+// HDF5 file) are InputError naming the file and the object; other HDF5 failures are Error with
+// HDF5's error stack.
 class H5File {
  public:
   // Creates `path` (truncating an existing file), open for reading and writing.
   static H5File create(const std::string& path);
-  // Opens an existing file read-only. InputError naming the path if it is missing, not HDF5 or truncated.
+  // Opens an existing file read-only. InputError naming the path if it is missing, not HDF5 or
+  // truncated.
   static H5File open_read(const std::string& path);
   // Opens an existing file for reading and writing (same errors as open_read).
   static H5File open_rw(const std::string& path);
@@ -51,7 +54,8 @@ class H5File {
   void write_tensor(const std::string& name, const torch::Tensor& tensor);
   // Reads dataset `name` as a CPU tensor of the stored dtype and shape.
   torch::Tensor read_tensor(const std::string& name) const;
-  // As above, but InputError (naming file, tensor, expected and found) unless dtype and shape match.
+  // As above, but InputError (naming file, tensor, expected and found) unless dtype and shape
+  // match.
   torch::Tensor read_tensor(const std::string& name, torch::ScalarType dtype,
                             torch::IntArrayRef shape) const;
   // dtype and shape of dataset `name` without reading its data.
@@ -76,7 +80,8 @@ class H5File {
   }
   void set_attr(const std::string& object, const std::string& key, double value);
   void set_attr(const std::string& object, const std::string& key, int64_t value);
-  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, int64_t>, int> = 0>
+  template <class T,
+            std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, int64_t>, int> = 0>
   void set_attr(const std::string& object, const std::string& key, T value) {
     set_attr(object, key, static_cast<int64_t>(value));
   }
@@ -95,16 +100,15 @@ class H5File {
   H5Handle open_object(const std::string& name) const;
   H5Handle create_dataset(const std::string& name, hid_t type, hid_t space);
   H5Handle open_attr(const std::string& object, const std::string& key) const;
-  void write_attr(const std::string& object, const std::string& key, hid_t type,
-                  const void* value);
+  void write_attr(const std::string& object, const std::string& key, hid_t type, const void* value);
 
   std::string path_;
   H5Handle file_;
 };
 
 // Writes `path` crash-safely: `fill` builds the whole file at a temporary name beside it (an
-// io::AtomicFile), which is then closed, fsynced and renamed over `path`. A kill at any moment leaves
-// the previous version of `path` intact; if `fill` throws, the temporary is removed.
+// io::AtomicFile), which is then closed, fsynced and renamed over `path`. A kill at any moment
+// leaves the previous version of `path` intact; if `fill` throws, the temporary is removed.
 void write_h5_atomic(const std::string& path, const std::function<void(H5File&)>& fill);
 
 }  // namespace gdpo::io

@@ -16,7 +16,8 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
   // Ids of `text`. Special/added tokens written in the text are encoded as their single ids.
-  // Any bytes are accepted: invalid UTF-8 is encoded byte by byte (and decodes back to the same bytes).
+  // Any bytes are accepted: invalid UTF-8 is encoded byte by byte and decodes back to the same bytes
+  // (except bytes a vocabulary has no token for, e.g. 0xFF in GPT-NeoX's: those become U+FFFD).
   virtual std::vector<int64_t> encode(std::string_view text) const = 0;
   // Appends the ids of `text` to `out` (no allocation beyond growing `out`): the fast path for
   // encoding many short texts into one buffer. The default calls encode().

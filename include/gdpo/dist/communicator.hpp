@@ -1,0 +1,119 @@
+// Collective communication between the ranks of a job (gradient all-reduce, metric reduction,
+// checking that every rank runs the same configuration), independent of the backend: MPI over host
+// memory (mpi_communicator.hpp), one process (single_process_communicator.hpp), NCCL later.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace gdpo::dist {
+
+enum class ReduceOp { Sum, Mean, Max, Min };
+const char* reduce_op_name(ReduceOp op);
+
+// Every collective must be called by every rank of the communicator, in the same order, with tensors
+// of the same dtype and shape (and the same root/op). That agreement is checked (one 10-value int64
+// all-reduce per call; only a one-rank world skips it): a mismatch throws gdpo::Error on every rank
+// with each rank's dtype and shape, instead of hanging or reading out of bounds.
+// Tensors may be non-contiguous (results are written back through the view).
+//
+// Backends implement the protected *_impl primitives, which receive contiguous tensors already
+// checked to agree across ranks. The MPI backend works on host memory and is synchronous (device
+// tensors are staged through the host). A NCCL backend (src/dist/nccl_communicator.cpp, GDPO_CUDA)
+// will take CUDA tensors on its device() and enqueue each collective on the current CUDA stream
+// (c10::cuda::getCurrentCUDAStream()), returning before it completes: results are then ordered with
+// later work on that stream, and reading them on the host (.item(), .cpu()) synchronises.
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  // Rank among the ranks on this node, and their number (e.g. to pick a GPU).
+  virtual int local_rank() const = 0;
+  virtual int local_size() const = 0;
+  // "mpi", "single", ...
+  virtual std::string backend() const = 0;
+  // Where the backend's collectives run (CPU for MPI; the rank's GPU for NCCL). Other tensors work
+  // too but may be copied.
+  virtual torch::Device device() const { return torch::kCPU; }
+  bool is_root() const { return rank() == 0; }
+
+  void barrier();
+
+  // Every rank's `tensor` becomes root's (dtype and shape must agree). Any dtype.
+  void broadcast(torch::Tensor& tensor, int root = 0);
+  // In place: every rank's `tensor` becomes the reduction over ranks. float32, float64, bfloat16,
+  // float16, int32, int64; Mean only for floating types (the sum divided by world_size()).
+  // A contiguous float32/float64/int32/int64 host tensor is reduced without any copy (bucketed
+  // gradients: flatten into one buffer, all_reduce it, unflatten).
+  void all_reduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
+  // [world_size, ...tensor.shape]: row r is rank r's tensor (same dtype and shape on every rank).
+  torch::Tensor all_gather(const torch::Tensor& tensor);
+
+  // Scalars.
+  double all_reduce(double value, ReduceOp op);
+  int64_t all_reduce(int64_t value, ReduceOp op);  // Mean is rejected (not an integer)
+  double broadcast(double value, int root = 0);
+  int64_t broadcast(int64_t value, int root = 0);
+  std::vector<double> all_gather(double value);
+  std::vector<int64_t> all_gather(int64_t value);
+  // int, long long, size_t, bool, ...: as int64_t (without this, `all_reduce(3, op)` is ambiguous).
+  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, int64_t>, int> = 0>
+  int64_t all_reduce(T value, ReduceOp op) {
+    return all_reduce(static_cast<int64_t>(value), op);
+  }
+  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, int64_t>, int> = 0>
+  int64_t broadcast(T value, int root = 0) {
+    return broadcast(static_cast<int64_t>(value), root);
+  }
+  template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, int64_t>, int> = 0>
+  std::vector<int64_t> all_gather(T value) {
+    return all_gather(static_cast<int64_t>(value));
+  }
+
+  // Strings (of any, differing lengths).
+  void broadcast(std::string& text, int root = 0);
+  std::vector<std::string> all_gather(const std::string& text);
+  std::vector<std::string> all_gather(const char* text) { return all_gather(std::string(text)); }
+  // Throws gdpo::UsageError on every rank unless every rank passes the same `text`, e.g. the
+  // effective configuration: "<what> differs across ranks: rank 1 has 'lr = 2e-3' where rank 0 has
+  // 'lr = 1e-3' (line 4)".
+  void require_identical(const std::string& what, const std::string& text);
+
+ protected:
+  Communicator() = default;
+
+  virtual void barrier_impl() = 0;
+  // `tensor` is contiguous; root is a valid rank.
+  virtual void broadcast_impl(torch::Tensor& tensor, int root) = 0;
+  // `tensor` is contiguous with one of the six reducible dtypes; Mean only on floating types.
+  virtual void all_reduce_impl(torch::Tensor& tensor, ReduceOp op) = 0;
+  // `tensor` is contiguous; returns [world_size, ...tensor.shape].
+  virtual torch::Tensor all_gather_impl(const torch::Tensor& tensor) = 0;
+
+ private:
+  // Throws on every rank unless every rank called `what` with the same dtype, shape and `arg`
+  // (named `arg_name`: "op", "root" or nullptr when there is none).
+  void check_agreement(const char* what, const torch::Tensor& tensor, int64_t arg,
+                       const char* arg_name);
+  void check_root(const char* what, int root) const;
+};
+
+// True when this process was started by a parallel launcher: mpiexec/mpirun (OMPI_COMM_WORLD_SIZE,
+// PMI_SIZE, PMIX_RANK, MPI_LOCALNRANKS) or srun with several tasks (SLURM_STEP_NUM_TASKS > 1), or
+// when MPI is already initialised.
+bool launched_by_mpi();
+
+// "single": one process, no MPI. "mpi": MPI_COMM_WORLD (MPI is initialised for the process's
+// lifetime if needed). "auto": "mpi" when launched_by_mpi(), otherwise "single". Anything else is a
+// gdpo::UsageError. Also sets the rank that gdpo::log prints.
+std::unique_ptr<Communicator> make_communicator(const std::string& backend = "auto");
+
+}  // namespace gdpo::dist

@@ -1,0 +1,89 @@
+// Training checkpoints in HDF5: policy weights (Hugging Face names), optimizer state, every RNG
+// state, the data cursor, trainer counters and best metric, the configuration and a format version.
+// Files are written atomically (temporary name, fsync, rename) and then named by a `latest` pointer.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gdpo/data/sampler.hpp"
+#include "gdpo/model/causal_lm.hpp"
+#include "gdpo/train/optimizer.hpp"
+
+namespace gdpo::train {
+
+inline constexpr int64_t kCheckpointFormatVersion = 1;
+
+// Everything besides weights and optimizer state that a resumed run needs to continue exactly.
+struct TrainerState {
+  int64_t step = 0;      // optimizer steps taken
+  int64_t examples = 0;  // training pairs consumed (all ranks)
+  data::SamplerCursor cursor;
+  int64_t dataset_size = 0;  // training pairs, to validate the cursor on resume
+  int64_t world_size = 1;    // informational: a resume may use another world size
+  double best_metric = std::numeric_limits<double>::quiet_NaN();
+  int64_t best_step = -1;
+  int64_t evals_without_improvement = 0;
+  int64_t evaluations = 0;
+  bool stopped_early = false;
+};
+
+// What a checkpoint file holds, for writing and reading.
+struct CheckpointContent {
+  TrainerState state;
+  std::string config_ini;             // the run's effective configuration
+  std::string model_config_json;      // the policy's config.json (Hugging Face keys)
+  std::string reference_fingerprint;  // the reference model's weights fingerprint
+};
+
+// Writes `path` atomically: /policy/<hf name>, /optimizer/<state name>, /rng/torch_cpu, the
+// attributes of `content` and format = "gdpo-checkpoint", format_version.
+void save_checkpoint(const std::string& path, const model::CausalLM& policy,
+                     const Optimizer& optimizer, const CheckpointContent& content);
+
+// Reads `path` into `policy` and `optimizer` (either may be null to skip it) and restores the torch
+// CPU RNG. Missing or misshapen tensors and foreign or newer files are InputErrors naming the file
+// and the tensor.
+CheckpointContent load_checkpoint(const std::string& path, model::CausalLM* policy,
+                                  Optimizer* optimizer);
+
+// Reads only the counters and strings (for `gdpo inspect` and resume decisions).
+CheckpointContent read_checkpoint_info(const std::string& path);
+
+// The checkpoints of a run directory: <run>/checkpoints/step-<8 digits>.h5, a `latest` pointer and a
+// `best` pointer (text files naming the checkpoint), keep-last-K pruning that never removes the best.
+class CheckpointDirectory {
+ public:
+  explicit CheckpointDirectory(std::string run_dir);
+
+  // "<run>/checkpoints/step-00000042.h5".
+  std::string path_for_step(int64_t step) const;
+  // Saves a checkpoint for content.state.step, points `latest` at it (and `best` when is_best),
+  // then prunes all but the newest keep_last (and the best). Returns the path.
+  std::string save(const model::CausalLM& policy, const Optimizer& optimizer,
+                   const CheckpointContent& content, bool is_best, int64_t keep_last);
+  // Points `best` at an existing checkpoint.
+  void mark_best(const std::string& checkpoint_path);
+
+  // The newest complete checkpoint: `latest` if it reads, else the newest step-*.h5 that reads
+  // (each unreadable one is reported with log::warn and skipped). nullopt when there is none.
+  std::optional<std::string> find_latest() const;
+  // The checkpoint `best` names, if it exists.
+  std::optional<std::string> find_best() const;
+  // step-*.h5 files, oldest first.
+  std::vector<std::string> list() const;
+  // Removes temporary files left by a killed writer.
+  void remove_stale_temporaries() const;
+
+  const std::string& run_dir() const { return run_dir_; }
+
+ private:
+  std::optional<std::string> read_pointer(const std::string& name) const;
+  std::string run_dir_;
+  std::string dir_;
+};
+
+}  // namespace gdpo::train

@@ -1,0 +1,272 @@
+#include "gdpo/dist/communicator.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "gdpo/core/error.hpp"
+#include "gdpo/core/log.hpp"
+#include "gdpo/dist/mpi_communicator.hpp"
+#include "gdpo/dist/single_process_communicator.hpp"
+
+namespace gdpo::dist {
+
+namespace {
+
+bool reducible(torch::ScalarType t) {
+  return t == torch::kFloat32 || t == torch::kFloat64 || t == torch::kBFloat16 ||
+         t == torch::kFloat16 || t == torch::kInt32 || t == torch::kInt64;
+}
+
+std::string dtype_name(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return "float32";
+    case torch::kFloat64: return "float64";
+    case torch::kBFloat16: return "bfloat16";
+    case torch::kFloat16: return "float16";
+    case torch::kInt32: return "int32";
+    case torch::kInt64: return "int64";
+    case torch::kUInt8: return "uint8";
+    case torch::kBool: return "bool";
+    default: return c10::toString(t);
+  }
+}
+
+std::string describe(const torch::Tensor& t) {
+  if (!t.defined()) return "an undefined tensor";
+  std::ostringstream os;
+  os << dtype_name(t.scalar_type()) << " [";
+  for (int64_t d = 0; d < t.dim(); ++d) os << (d ? ", " : "") << t.size(d);
+  os << "]";
+  return os.str();
+}
+
+// Shape as one number (FNV-1a), kept below 2^62 so that it can be negated.
+int64_t shape_hash(const torch::Tensor& t) {
+  uint64_t h = 1469598103934665603ull;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    h ^= static_cast<uint64_t>(t.size(d));
+    h *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(h >> 2);
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+const char* reduce_op_name(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum: return "sum";
+    case ReduceOp::Mean: return "mean";
+    case ReduceOp::Max: return "max";
+    case ReduceOp::Min: return "min";
+  }
+  return "?";
+}
+
+void Communicator::check_agreement(const char* what, const torch::Tensor& tensor, int64_t arg,
+                                   const char* arg_name) {
+  if (world_size() == 1) return;
+  const bool def = tensor.defined();
+  const int64_t sig[5] = {def ? static_cast<int64_t>(tensor.scalar_type()) : -1,
+                          def ? tensor.dim() : -1, def ? tensor.numel() : -1, arg,
+                          def ? shape_hash(tensor) : -1};
+  // max over ranks of (v, -v) gives (max v, -min v): every rank agrees iff max == min.
+  auto both = torch::empty({10}, torch::kInt64);
+  auto* p = both.data_ptr<int64_t>();
+  for (int i = 0; i < 5; ++i) p[i] = sig[i], p[5 + i] = -sig[i];
+  torch::Tensor reduced = both.to(device());
+  all_reduce_impl(reduced, ReduceOp::Max);
+  reduced = reduced.cpu();
+  const auto* q = reduced.data_ptr<int64_t>();
+  bool same = true;
+  for (int i = 0; i < 5; ++i) same = same && q[i] == -q[5 + i];
+  if (same) return;
+
+  // Tell every rank what each rank passed (this string gather agrees by construction).
+  std::string mine = describe(tensor);
+  if (arg_name) {
+    mine += std::string(", ") + arg_name + " " +
+            (std::strcmp(arg_name, "op") == 0 ? reduce_op_name(static_cast<ReduceOp>(arg))
+                                              : std::to_string(arg));
+  }
+  const auto all = all_gather(mine);
+  std::ostringstream msg;
+  msg << what << ": the ranks passed different arguments (each must pass the same dtype, shape"
+      << (arg_name ? std::string(" and ") + arg_name : std::string()) << "): rank 0: " << all[0];
+  int shown = 0, others = 0;
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] == all[0]) continue;
+    if (shown++ < 7) {
+      msg << "; rank " << r << ": " << all[r];
+    } else {
+      ++others;
+    }
+  }
+  if (others) msg << "; and " << others << " more ranks differ";
+  GDPO_CHECK(false, msg.str());
+}
+
+void Communicator::check_root(const char* what, int root) const {
+  GDPO_CHECK(root >= 0 && root < world_size(),
+             what << ": root " << root << " is not a rank of the " << world_size() << "-rank world");
+}
+
+void Communicator::barrier() { barrier_impl(); }
+
+void Communicator::broadcast(torch::Tensor& tensor, int root) {
+  check_agreement("broadcast", tensor, root, "root");
+  GDPO_CHECK(tensor.defined(), "broadcast: undefined tensor");
+  check_root("broadcast", root);
+  if (tensor.is_contiguous()) {
+    broadcast_impl(tensor, root);
+  } else {
+    auto c = tensor.contiguous();
+    broadcast_impl(c, root);
+    tensor.copy_(c);
+  }
+}
+
+void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
+  check_agreement("all_reduce", tensor, static_cast<int64_t>(op), "op");
+  GDPO_CHECK(tensor.defined(), "all_reduce: undefined tensor");
+  GDPO_CHECK(reducible(tensor.scalar_type()),
+             "all_reduce: unsupported dtype " << dtype_name(tensor.scalar_type())
+                                              << " (float32, float64, bfloat16, float16, int32 or "
+                                                 "int64)");
+  GDPO_CHECK(op != ReduceOp::Mean || tensor.is_floating_point(),
+             "all_reduce: mean of a " << dtype_name(tensor.scalar_type())
+                                      << " tensor (mean needs a floating-point tensor; use sum)");
+  if (tensor.is_contiguous()) {
+    all_reduce_impl(tensor, op);
+  } else {
+    auto c = tensor.contiguous();
+    all_reduce_impl(c, op);
+    tensor.copy_(c);
+  }
+}
+
+torch::Tensor Communicator::all_gather(const torch::Tensor& tensor) {
+  check_agreement("all_gather", tensor, 0, nullptr);
+  GDPO_CHECK(tensor.defined(), "all_gather: undefined tensor");
+  return all_gather_impl(tensor.contiguous());
+}
+
+double Communicator::all_reduce(double value, ReduceOp op) {
+  auto t = torch::full({1}, value, torch::TensorOptions(torch::kFloat64).device(device()));
+  all_reduce(t, op);
+  return t.item<double>();
+}
+
+int64_t Communicator::all_reduce(int64_t value, ReduceOp op) {
+  auto t = torch::full({1}, value, torch::TensorOptions(torch::kInt64).device(device()));
+  all_reduce(t, op);
+  return t.item<int64_t>();
+}
+
+double Communicator::broadcast(double value, int root) {
+  auto t = torch::full({1}, value, torch::TensorOptions(torch::kFloat64).device(device()));
+  broadcast(t, root);
+  return t.item<double>();
+}
+
+int64_t Communicator::broadcast(int64_t value, int root) {
+  auto t = torch::full({1}, value, torch::TensorOptions(torch::kInt64).device(device()));
+  broadcast(t, root);
+  return t.item<int64_t>();
+}
+
+std::vector<double> Communicator::all_gather(double value) {
+  auto t = all_gather(torch::full({1}, value, torch::TensorOptions(torch::kFloat64).device(device())))
+               .cpu();
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+std::vector<int64_t> Communicator::all_gather(int64_t value) {
+  auto t = all_gather(torch::full({1}, value, torch::TensorOptions(torch::kInt64).device(device())))
+               .cpu();
+  return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+}
+
+void Communicator::broadcast(std::string& text, int root) {
+  const int64_t n = broadcast(static_cast<int64_t>(text.size()), root);
+  auto bytes = torch::zeros({n}, torch::kUInt8);
+  if (rank() == root && n > 0) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
+  bytes = bytes.to(device());
+  broadcast(bytes, root);
+  bytes = bytes.cpu();
+  text.assign(n > 0 ? reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()) : "",
+              static_cast<size_t>(n));
+}
+
+std::vector<std::string> Communicator::all_gather(const std::string& text) {
+  const auto lengths = all_gather(static_cast<int64_t>(text.size()));
+  const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+  auto bytes = torch::zeros({longest}, torch::kUInt8);
+  if (!text.empty()) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
+  auto all = all_gather(bytes.to(device())).cpu();  // [world, longest]
+  std::vector<std::string> out;
+  for (size_t r = 0; r < lengths.size(); ++r) {
+    const auto* p = reinterpret_cast<const char*>(all.data_ptr<uint8_t>());
+    out.push_back(lengths[r] ? std::string(p + r * static_cast<size_t>(longest),
+                                           static_cast<size_t>(lengths[r]))
+                             : std::string());
+  }
+  return out;
+}
+
+void Communicator::require_identical(const std::string& what, const std::string& text) {
+  if (world_size() == 1) return;
+  // Compare with rank 0's text everywhere; only on a difference find the first differing rank.
+  std::string reference = text;
+  broadcast(reference, 0);
+  const int64_t differs = reference != text;
+  const int64_t first = all_reduce(differs ? rank() : world_size(), ReduceOp::Min);
+  if (first == world_size()) return;
+  const int64_t count = all_reduce(differs, ReduceOp::Sum);
+  std::string theirs = text;
+  broadcast(theirs, static_cast<int>(first));
+
+  const auto a = split_lines(reference), b = split_lines(theirs);
+  size_t line = 0;
+  while (line < a.size() && line < b.size() && a[line] == b[line]) ++line;
+  auto quoted = [](const std::vector<std::string>& lines, size_t i) {
+    return i < lines.size() ? "'" + lines[i] + "'" : std::string("nothing");
+  };
+  GDPO_THROW(UsageError, what << " differs across ranks: rank " << first << " has "
+                              << quoted(b, line) << " where rank 0 has " << quoted(a, line)
+                              << " (line " << line + 1 << ")"
+                              << (count > 1 ? "; " + std::to_string(count) + " ranks differ from "
+                                                                              "rank 0"
+                                            : std::string()));
+}
+
+bool launched_by_mpi() {
+  if (MpiRuntime::active()) return true;
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
+    if (const char* v = std::getenv(var); v && *v) return true;
+  if (const char* v = std::getenv("SLURM_STEP_NUM_TASKS"); v && std::atoi(v) > 1) return true;
+  return false;
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
+  std::string chosen = backend;
+  if (chosen == "auto") chosen = launched_by_mpi() ? "mpi" : "single";
+  if (chosen == "single") {
+    log::set_rank(0, 1);
+    return std::make_unique<SingleProcessCommunicator>();
+  }
+  if (chosen == "mpi") {
+    MpiRuntime::process();
+    return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+  }
+  GDPO_THROW(UsageError,
+             "unknown distributed backend '" << backend << "' (expected auto, mpi or single)");
+}
+
+}  // namespace gdpo::dist

@@ -1,0 +1,381 @@
+#include "gdpo/model/model_config.hpp"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "gdpo/cli/options.hpp"
+#include "gdpo/core/error.hpp"
+
+namespace gdpo::model {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string family_name(Family family) { return family == Family::kGpt2 ? "gpt2" : "gpt_neox"; }
+
+Family parse_family(const std::string& name, const std::string& where) {
+  if (name == "gpt2") return Family::kGpt2;
+  if (name == "gpt_neox" || name == "gpt-neox" || name == "pythia") return Family::kGptNeox;
+  GDPO_THROW(UsageError, where << ": unknown model family '" << name
+                               << "' (expected gpt2 or gpt_neox)");
+}
+
+int64_t ModelConfig::rotary_dim() const {
+  return static_cast<int64_t>(static_cast<double>(head_dim()) * rotary_pct);
+}
+
+int64_t ModelConfig::parameter_count() const {
+  const int64_t h = hidden_size, f = intermediate_size;
+  const int64_t layer = 2 * 2 * h              // two layer norms
+                        + h * 3 * h + 3 * h    // fused q, k, v
+                        + h * h + h            // attention output
+                        + h * f + f + f * h + h;  // MLP
+  int64_t total = vocab_size * h + n_layers * layer + 2 * h;  // embeddings, layers, final norm
+  if (family == Family::kGpt2) total += max_positions * h;
+  if (!tie_word_embeddings) total += vocab_size * h;
+  return total;
+}
+
+void ModelConfig::validate(const std::string& where) const {
+  auto positive = [&](int64_t v, const char* key) {
+    if (v <= 0) GDPO_THROW(UsageError, where << ": " << key << " must be positive, got " << v);
+  };
+  positive(vocab_size, "vocab-size");
+  positive(max_positions, "max-positions");
+  positive(hidden_size, "hidden-size");
+  positive(n_layers, "layers");
+  positive(n_heads, "heads");
+  positive(intermediate_size, "intermediate-size");
+  if (hidden_size % n_heads != 0)
+    GDPO_THROW(UsageError, where << ": hidden-size " << hidden_size
+                                 << " is not divisible by heads " << n_heads);
+  if (!(layer_norm_eps > 0)) GDPO_THROW(UsageError, where << ": layer-norm-eps must be positive");
+  if (family == Family::kGptNeox) {
+    if (!(rotary_pct >= 0 && rotary_pct <= 1))
+      GDPO_THROW(UsageError, where << ": rotary-pct must be in [0, 1], got " << rotary_pct);
+    if (rotary_dim() % 2 != 0)
+      GDPO_THROW(UsageError, where << ": the rotary dimension int(head_dim * rotary-pct) = "
+                                   << rotary_dim() << " must be even");
+    if (!(rotary_base > 0)) GDPO_THROW(UsageError, where << ": rotary-base must be positive");
+  }
+  for (auto [id, key] : {std::pair{bos_token_id, "bos-id"}, std::pair{eos_token_id, "eos-id"}})
+    if (id < 0 || id >= vocab_size)
+      GDPO_THROW(UsageError, where << ": " << key << " " << id << " is outside the vocabulary of "
+                                   << vocab_size);
+  static const std::set<std::string> activations = {"gelu", "gelu_new", "gelu_pytorch_tanh",
+                                                    "gelu_fast", "relu"};
+  if (!activations.count(activation))
+    GDPO_THROW(UsageError, where << ": unsupported activation '" << activation
+                                 << "' (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+}
+
+bool operator==(const ModelConfig& a, const ModelConfig& b) {
+  return a.family == b.family && a.vocab_size == b.vocab_size &&
+         a.max_positions == b.max_positions && a.hidden_size == b.hidden_size &&
+         a.n_layers == b.n_layers && a.n_heads == b.n_heads &&
+         a.intermediate_size == b.intermediate_size && a.layer_norm_eps == b.layer_norm_eps &&
+         (a.family == Family::kGpt2 ||
+          (a.rotary_pct == b.rotary_pct && a.rotary_base == b.rotary_base &&
+           a.use_parallel_residual == b.use_parallel_residual)) &&
+         a.tie_word_embeddings == b.tie_word_embeddings && a.bos_token_id == b.bos_token_id &&
+         a.eos_token_id == b.eos_token_id && a.activation == b.activation;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Hugging Face config.json
+
+namespace {
+
+// Reads config[key] (or the first present of several spellings) with type checks; InputError naming
+// the file and key otherwise.
+class JsonReader {
+ public:
+  JsonReader(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
+
+  const json* find(std::initializer_list<const char*> keys) const {
+    for (const char* k : keys) {
+      auto it = j_.find(k);
+      if (it != j_.end() && !it->is_null()) return &*it;
+    }
+    return nullptr;
+  }
+  int64_t integer(std::initializer_list<const char*> keys, std::optional<int64_t> fallback) const {
+    const json* v = find(keys);
+    if (!v) return required(keys, fallback);
+    if (!v->is_number_integer())
+      GDPO_THROW(InputError, where_ << ": \"" << *keys.begin() << "\" must be an integer, got "
+                                    << v->dump());
+    return v->get<int64_t>();
+  }
+  double number(std::initializer_list<const char*> keys, std::optional<double> fallback) const {
+    const json* v = find(keys);
+    if (!v) return required(keys, fallback);
+    if (!v->is_number())
+      GDPO_THROW(InputError, where_ << ": \"" << *keys.begin() << "\" must be a number, got "
+                                    << v->dump());
+    return v->get<double>();
+  }
+  bool boolean(const char* key, bool fallback) const {
+    const json* v = find({key});
+    if (!v) return fallback;
+    if (!v->is_boolean())
+      GDPO_THROW(InputError, where_ << ": \"" << key << "\" must be true or false, got "
+                                    << v->dump());
+    return v->get<bool>();
+  }
+  std::string string(const char* key, const std::string& fallback) const {
+    const json* v = find({key});
+    if (!v) return fallback;
+    if (!v->is_string())
+      GDPO_THROW(InputError, where_ << ": \"" << key << "\" must be a string, got " << v->dump());
+    return v->get<std::string>();
+  }
+
+ private:
+  template <class T>
+  T required(std::initializer_list<const char*> keys, std::optional<T> fallback) const {
+    if (!fallback) GDPO_THROW(InputError, where_ << ": missing \"" << *keys.begin() << "\"");
+    return *fallback;
+  }
+  const json& j_;
+  std::string where_;
+};
+
+}  // namespace
+
+ModelConfig config_from_hf_json(const std::string& json_text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::exception& e) {
+    GDPO_THROW(InputError, where << ": not valid JSON: " << e.what());
+  }
+  if (!j.is_object()) GDPO_THROW(InputError, where << ": not a JSON object");
+  JsonReader r(j, where);
+  const std::string type = r.string("model_type", "");
+  ModelConfig c;
+  c.name = where;
+  if (type == "gpt2") {
+    c.family = Family::kGpt2;
+    c.vocab_size = r.integer({"vocab_size"}, 50257);
+    c.max_positions = r.integer({"n_positions", "n_ctx"}, 1024);
+    c.hidden_size = r.integer({"n_embd"}, 768);
+    c.n_layers = r.integer({"n_layer"}, 12);
+    c.n_heads = r.integer({"n_head"}, 12);
+    c.intermediate_size = r.integer({"n_inner"}, 4 * c.hidden_size);
+    c.layer_norm_eps = r.number({"layer_norm_epsilon"}, 1e-5);
+    c.activation = r.string("activation_function", "gelu_new");
+    c.tie_word_embeddings = r.boolean("tie_word_embeddings", true);
+    c.bos_token_id = r.integer({"bos_token_id"}, 50256);
+    c.eos_token_id = r.integer({"eos_token_id"}, 50256);
+    if (!r.boolean("scale_attn_weights", true) ||
+        r.boolean("scale_attn_by_inverse_layer_idx", false))
+      GDPO_THROW(InputError, where << ": only GPT-2's default attention scaling 1/sqrt(head_dim) "
+                                      "is supported");
+  } else if (type == "gpt_neox") {
+    c.family = Family::kGptNeox;
+    const json* rope = r.find({"rope_parameters"});
+    const json no_rope = json::object();
+    const json& rope_obj = rope && rope->is_object() ? *rope : no_rope;
+    JsonReader rr(rope_obj, where + " rope_parameters");
+    c.vocab_size = r.integer({"vocab_size"}, std::nullopt);
+    c.max_positions = r.integer({"max_position_embeddings"}, 2048);
+    c.hidden_size = r.integer({"hidden_size"}, std::nullopt);
+    c.n_layers = r.integer({"num_hidden_layers"}, std::nullopt);
+    c.n_heads = r.integer({"num_attention_heads"}, std::nullopt);
+    c.intermediate_size = r.integer({"intermediate_size"}, 4 * c.hidden_size);
+    c.layer_norm_eps = r.number({"layer_norm_eps"}, 1e-5);
+    c.rotary_pct = r.number({"rotary_pct", "partial_rotary_factor"},
+                            rr.number({"partial_rotary_factor"}, 0.25));
+    c.rotary_base = r.number({"rotary_emb_base", "rope_theta"}, rr.number({"rope_theta"}, 10000.0));
+    c.use_parallel_residual = r.boolean("use_parallel_residual", true);
+    c.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
+    c.activation = r.string("hidden_act", "gelu");
+    c.bos_token_id = r.integer({"bos_token_id"}, 0);
+    c.eos_token_id = r.integer({"eos_token_id"}, 2);
+    if (!r.boolean("attention_bias", true))
+      GDPO_THROW(InputError, where << ": attention_bias = false is not supported");
+    const json* scaling = r.find({"rope_scaling"});
+    if (scaling && !scaling->empty())
+      GDPO_THROW(InputError, where << ": rope_scaling is not supported");
+    if (rope) {
+      const std::string rope_type = rr.string("rope_type", "default");
+      if (rope_type != "default")
+        GDPO_THROW(InputError, where << ": rope_type '" << rope_type << "' is not supported");
+    }
+  } else {
+    GDPO_THROW(InputError, where << ": model_type '" << type
+                                 << "' is not supported (expected gpt2 or gpt_neox)");
+  }
+  try {
+    c.validate(where);
+  } catch (const UsageError& e) {
+    throw InputError(e.what());
+  }
+  return c;
+}
+
+ModelConfig read_hf_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) GDPO_THROW(InputError, "cannot read model config '" << path << "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return config_from_hf_json(ss.str(), path);
+}
+
+std::string hf_config_json(const ModelConfig& c) {
+  json j;
+  if (c.family == Family::kGpt2) {
+    j = {{"architectures", {"GPT2LMHeadModel"}},
+         {"model_type", "gpt2"},
+         {"vocab_size", c.vocab_size},
+         {"n_positions", c.max_positions},
+         {"n_ctx", c.max_positions},
+         {"n_embd", c.hidden_size},
+         {"n_layer", c.n_layers},
+         {"n_head", c.n_heads},
+         {"n_inner", c.intermediate_size},
+         {"activation_function", c.activation},
+         {"layer_norm_epsilon", c.layer_norm_eps},
+         {"resid_pdrop", 0.0},
+         {"embd_pdrop", 0.0},
+         {"attn_pdrop", 0.0},
+         {"scale_attn_weights", true},
+         {"initializer_range", 0.02}};
+  } else {
+    j = {{"architectures", {"GPTNeoXForCausalLM"}},
+         {"model_type", "gpt_neox"},
+         {"vocab_size", c.vocab_size},
+         {"max_position_embeddings", c.max_positions},
+         {"hidden_size", c.hidden_size},
+         {"num_hidden_layers", c.n_layers},
+         {"num_attention_heads", c.n_heads},
+         {"intermediate_size", c.intermediate_size},
+         {"hidden_act", c.activation},
+         {"rotary_pct", c.rotary_pct},
+         {"partial_rotary_factor", c.rotary_pct},
+         {"rotary_emb_base", c.rotary_base},
+         {"rope_theta", c.rotary_base},
+         {"use_parallel_residual", c.use_parallel_residual},
+         {"layer_norm_eps", c.layer_norm_eps},
+         {"attention_bias", true},
+         {"attention_dropout", 0.0},
+         {"hidden_dropout", 0.0},
+         {"initializer_range", 0.02}};
+  }
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["bos_token_id"] = c.bos_token_id;
+  j["eos_token_id"] = c.eos_token_id;
+  j["use_cache"] = true;
+  return j.dump(2) + "\n";
+}
+
+// ------------------------------------------------------------------------------------------------
+// gdpo INI files
+
+ModelConfig read_config_ini(const std::string& path) {
+  ModelConfig c;
+  std::string family, activation;
+  int64_t intermediate = 0, bos = -1, eos = -1;
+  bool tie = true;
+  cli::OptionSet set("model config '" + path + "'", "a model shape");
+  set.group("model")
+      .required("family", &family, "gpt2 | gpt_neox")
+      .required("vocab-size", &c.vocab_size, "vocabulary size")
+      .required("max-positions", &c.max_positions, "maximum sequence length")
+      .required("hidden-size", &c.hidden_size, "model width")
+      .required("layers", &c.n_layers, "transformer blocks")
+      .required("heads", &c.n_heads, "attention heads")
+      .add("intermediate-size", &intermediate, "MLP width (0: 4 x hidden-size)")
+      .add("layer-norm-eps", &c.layer_norm_eps, "layer norm epsilon")
+      .add("rotary-pct", &c.rotary_pct, "gpt_neox: rotated fraction of each head")
+      .add("rotary-base", &c.rotary_base, "gpt_neox: RoPE base")
+      .flag("parallel-residual", &c.use_parallel_residual, "gpt_neox: parallel attention + MLP")
+      .flag("tie-word-embeddings", &tie, "output projection = token embedding (default: gpt2 "
+                                         "true, gpt_neox false)")
+      .add("bos-id", &bos, "beginning-of-text id (default: gpt2 vocab-1, gpt_neox 0)")
+      .add("eos-id", &eos, "end-of-text id (default: gpt2 vocab-1, gpt_neox 0)")
+      .add("activation", &activation, "gelu_new (gpt2 default) | gelu (gpt_neox default) | ...");
+  if (!fs::is_regular_file(path))
+    GDPO_THROW(UsageError, "model config '" << path << "' does not exist");
+  set.parse({"--config", path});
+  const std::string where = "model config '" + path + "'";
+  c.family = parse_family(family, where);
+  const bool gpt2 = c.family == Family::kGpt2;
+  c.intermediate_size = intermediate > 0 ? intermediate : 4 * c.hidden_size;
+  c.tie_word_embeddings = set.given("model.tie-word-embeddings") ? tie : gpt2;
+  c.bos_token_id = bos >= 0 ? bos : (gpt2 ? c.vocab_size - 1 : 0);
+  c.eos_token_id = eos >= 0 ? eos : (gpt2 ? c.vocab_size - 1 : 0);
+  c.activation = !activation.empty() ? activation : (gpt2 ? "gelu_new" : "gelu");
+  c.name = path;
+  c.validate(where);
+  return c;
+}
+
+std::string config_ini_text(const ModelConfig& c) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "[model]\nfamily = " << family_name(c.family) << "\nvocab-size = " << c.vocab_size
+      << "\nmax-positions = " << c.max_positions << "\nhidden-size = " << c.hidden_size
+      << "\nlayers = " << c.n_layers << "\nheads = " << c.n_heads
+      << "\nintermediate-size = " << c.intermediate_size
+      << "\nlayer-norm-eps = " << cli::option_value_text(c.layer_norm_eps);
+  if (c.family == Family::kGptNeox)
+    out << "\nrotary-pct = " << cli::option_value_text(c.rotary_pct)
+        << "\nrotary-base = " << cli::option_value_text(c.rotary_base)
+        << "\nparallel-residual = " << (c.use_parallel_residual ? "true" : "false");
+  out << "\ntie-word-embeddings = " << (c.tie_word_embeddings ? "true" : "false")
+      << "\nbos-id = " << c.bos_token_id << "\neos-id = " << c.eos_token_id
+      << "\nactivation = " << c.activation << "\n";
+  return out.str();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Finding presets
+
+std::vector<std::string> config_search_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("GDPO_CONFIG_DIR"); env && *env) dirs.push_back(env);
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back((exe.parent_path().parent_path() / "configs").string());
+  dirs.push_back(GDPO_CONFIG_DIR);
+  return dirs;
+}
+
+std::string find_config_file(const std::string& name_or_path) {
+  const bool is_path = name_or_path.find('/') != std::string::npos ||
+                       (name_or_path.size() > 4 &&
+                        name_or_path.substr(name_or_path.size() - 4) == ".ini");
+  if (is_path) {
+    if (!fs::is_regular_file(name_or_path))
+      GDPO_THROW(UsageError, "model config '" << name_or_path << "' does not exist");
+    return name_or_path;
+  }
+  if (name_or_path.empty()) GDPO_THROW(UsageError, "empty model config name");
+  std::ostringstream searched;
+  for (const auto& dir : config_search_dirs()) {
+    fs::path p = fs::path(dir) / "models" / (name_or_path + ".ini");
+    if (fs::is_regular_file(p)) return p.string();
+    searched << " " << p.parent_path().string();
+  }
+  GDPO_THROW(UsageError, "no model config named '" << name_or_path << "' (looked for "
+                                                   << name_or_path << ".ini in" << searched.str()
+                                                   << ")");
+}
+
+ModelConfig load_model_config(const std::string& name_or_path) {
+  ModelConfig c = read_config_ini(find_config_file(name_or_path));
+  c.name = name_or_path;
+  return c;
+}
+
+}  // namespace gdpo::model

@@ -1,0 +1,69 @@
+#include "gdpo/train/metric_accumulator.hpp"
+
+#include <cmath>
+
+namespace gdpo::train {
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+bool is_count(const std::string& name) { return name.rfind("count/", 0) == 0; }
+}  // namespace
+
+void MetricAccumulator::add(const std::string& name, double mean, double weight) {
+  auto& [sum, w] = sums_[name];
+  if (weight > 0 && std::isfinite(mean)) {
+    sum += mean * weight;
+    w += weight;
+  }
+}
+
+void MetricAccumulator::add(const std::map<std::string, torch::Tensor>& metrics, int64_t pairs) {
+  auto value = [&](const std::string& key) {
+    auto it = metrics.find(key);
+    return it == metrics.end() ? 0.0 : it->second.item<double>();
+  };
+  const double majority = value("count/majority");
+  const double minority = value("count/minority");
+  for (const auto& [name, tensor] : metrics) {
+    const double v = tensor.item<double>();
+    if (is_count(name))
+      add(name, v, 1.0);  // a total: summed (weight 1 per micro-batch, result() undoes the mean)
+    else if (ends_with(name, "_majority"))
+      add(name, v, majority);
+    else if (ends_with(name, "_minority"))
+      add(name, v, minority);
+    else
+      add(name, v, static_cast<double>(pairs));
+  }
+}
+
+void MetricAccumulator::all_reduce(dist::Communicator& comm) {
+  if (comm.world_size() == 1) return;
+  auto packed = torch::empty({static_cast<int64_t>(sums_.size()) * 2}, torch::kFloat64);
+  auto* p = packed.data_ptr<double>();
+  for (const auto& [name, sw] : sums_) {
+    *p++ = sw.first;
+    *p++ = sw.second;
+  }
+  comm.all_reduce(packed, dist::ReduceOp::Sum);
+  p = packed.data_ptr<double>();
+  for (auto& [name, sw] : sums_) {
+    sw.first = *p++;
+    sw.second = *p++;
+  }
+}
+
+std::map<std::string, double> MetricAccumulator::result() const {
+  std::map<std::string, double> out;
+  for (const auto& [name, sw] : sums_) {
+    if (is_count(name))
+      out[name] = sw.first;
+    else
+      out[name] = sw.second > 0 ? sw.first / sw.second : std::nan("");
+  }
+  return out;
+}
+
+}  // namespace gdpo::train

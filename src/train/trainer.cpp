@@ -1,0 +1,449 @@
+#include "gdpo/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "gdpo/core/error.hpp"
+#include "gdpo/core/log.hpp"
+#include "gdpo/core/progress.hpp"
+#include "gdpo/data/sampler.hpp"
+#include "gdpo/io/atomic_file.hpp"
+#include "gdpo/io/metric_log.hpp"
+#include "gdpo/loss/js_distance.hpp"
+#include "gdpo/loss/objective.hpp"
+#include "gdpo/model/model_factory.hpp"
+#include "gdpo/train/autocast.hpp"
+#include "gdpo/train/fault_injection.hpp"
+#include "gdpo/train/gradient_sync.hpp"
+#include "gdpo/train/lr_schedule.hpp"
+#include "gdpo/train/metric_accumulator.hpp"
+#include "gdpo/train/reference_cache.hpp"
+#include "gdpo/train/stop_signal.hpp"
+
+namespace gdpo::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// The global gradient norm (float64 accumulation); scales the gradients down to max_norm when it is
+// larger (torch.nn.utils.clip_grad_norm_'s rule). max_norm 0: measure only.
+double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+  torch::NoGradGuard no_grad;
+  double total = 0;
+  for (const auto& p : params)
+    if (p.grad().defined()) total += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+  const double norm = std::sqrt(total);
+  if (max_norm > 0) {
+    const double coef = max_norm / (norm + 1e-6);
+    if (coef < 1)
+      for (const auto& p : params)
+        if (p.grad().defined()) p.grad().mul_(coef);
+  }
+  return norm;
+}
+
+// Whether a counter moving from `before` to `after` crossed a multiple of `every` (> 0).
+bool crossed(int64_t before, int64_t after, int64_t every) {
+  return every > 0 && after / every > before / every;
+}
+
+std::string format_metrics(const std::map<std::string, double>& m,
+                           std::initializer_list<const char*> keys) {
+  std::ostringstream os;
+  for (const char* k : keys) {
+    auto it = m.find(k);
+    if (it != m.end()) os << " " << k << " " << std::setprecision(4) << it->second;
+  }
+  return os.str();
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  TrainerInputs in;
+  dist::Communicator& comm;
+  torch::Device device;
+  int64_t micro = 0;        // pairs per micro-batch on this rank
+  int64_t total_steps = 0;  // optimizer steps of the whole run
+  std::vector<std::pair<std::string, torch::Tensor>> named_params;
+  std::vector<torch::Tensor> params;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<GradientSync> sync;
+  std::unique_ptr<data::PairLoader> loader;
+  ReferenceTable train_ref, eval_ref;
+  model::CausalLMPtr online_ref;
+  std::string reference_fp;
+  std::unique_ptr<io::MetricLog> metrics;
+  CheckpointDirectory checkpoints;
+  TrainerState state;
+  int64_t last_saved_step = -1;
+  int64_t last_eval_step = -1;
+
+  explicit Impl(TrainerInputs inputs)
+      : in(std::move(inputs)),
+        comm(*in.comm),
+        device(in.policy->output_weight().device()),
+        checkpoints(in.train.run_dir) {}
+
+  bool needs_reference() const { return loss::needs_reference(in.loss) && in.train.reference != "none"; }
+
+  void setup();
+  void prepare_reference();
+  void resume_if_asked();
+  std::map<std::string, double> train_step();
+  std::map<std::string, double> evaluate();
+  void after_evaluation(const std::map<std::string, double>& m);
+  void save(bool is_best);
+  void finish();
+  loss::ReferenceLogprobs reference_for(const data::PairBatch& batch, bool eval);
+};
+
+void Trainer::Impl::setup() {
+  const auto& t = in.train;
+  GDPO_CHECK(in.train_data && in.train_data->pairs() > 0, "no training pairs");
+  micro = t.micro_batch(comm.world_size());
+  const int64_t per_epoch = in.train_data->pairs() / t.batch_size;
+  if (per_epoch == 0)
+    throw UsageError("--train.batch-size " + std::to_string(t.batch_size) + " exceeds the " +
+                     std::to_string(in.train_data->pairs()) + " training pairs");
+  total_steps = t.n_examples > 0 ? (t.n_examples + t.batch_size - 1) / t.batch_size
+                                 : t.n_epochs * per_epoch;
+  if (t.max_steps > 0) total_steps = std::min(total_steps, t.max_steps);
+
+  named_params = in.policy->hf_state_dict();
+  for (auto& [name, p] : named_params) {
+    GDPO_CHECK(p.is_floating_point(), "parameter " << name << " is not floating point");
+    p.requires_grad_(true);
+    params.push_back(p);
+  }
+  optimizer = make_optimizer(t.optimizer, named_params);
+  sync = std::make_unique<GradientSync>(in.comm, params);
+  loader = std::make_unique<data::PairLoader>(*in.train_data, t.batch_size, comm.rank(),
+                                              comm.world_size(), static_cast<uint64_t>(t.seed));
+  state.dataset_size = in.train_data->pairs();
+  state.world_size = comm.world_size();
+
+  if (comm.is_root()) {
+    fs::create_directories(t.run_dir);
+    io::write_file_atomic((fs::path(t.run_dir) / "config.ini").string(), in.config_ini);
+  }
+  comm.barrier();
+  checkpoints.remove_stale_temporaries();
+}
+
+void Trainer::Impl::resume_if_asked() {
+  const auto& r = in.train.resume;
+  std::optional<std::string> path;
+  if (r == "auto") {
+    path = checkpoints.find_latest();
+  } else if (r == "none") {
+    if (!checkpoints.list().empty())
+      throw UsageError("run directory '" + in.train.run_dir +
+                       "' already has checkpoints: resume with --train.resume auto, or choose "
+                       "another --train.run-dir");
+  } else {
+    if (!fs::exists(r)) throw UsageError("--train.resume: no checkpoint '" + r + "'");
+    path = r;
+  }
+  if (!path) return;
+  auto content = load_checkpoint(*path, in.policy.get(), optimizer.get());
+  if (content.state.dataset_size != in.train_data->pairs())
+    throw InputError("checkpoint '" + *path + "' was trained on " +
+                     std::to_string(content.state.dataset_size) + " pairs but the data has " +
+                     std::to_string(in.train_data->pairs()) + " (--data.train changed?)");
+  if (content.config_ini != in.config_ini)
+    log::warn("the configuration differs from the one checkpoint '", *path,
+              "' was written with; continuing with the new one");
+  state = content.state;
+  state.world_size = comm.world_size();
+  reference_fp = content.reference_fingerprint;
+  loader->sampler().restore(state.cursor);
+  last_saved_step = state.step;
+  log::info("resumed from ", *path, " at step ", state.step, " (", state.examples, " pairs)");
+}
+
+void Trainer::Impl::prepare_reference() {
+  if (!needs_reference()) return;
+  const auto& t = in.train;
+  if (t.reference == "online") {
+    online_ref = in.make_reference();
+    online_ref->eval();
+    return;
+  }
+  // The fingerprint covers the reference weights, so the reference model is always built once.
+  auto ref = in.make_reference();
+  ref->eval();
+  const std::string weights = weights_fingerprint(*ref);
+  if (!reference_fp.empty() && reference_fp != weights)
+    log::warn("the reference weights differ from those the checkpoint was trained against");
+  reference_fp = weights;
+  const int64_t batch = std::max<int64_t>(1, in.eval.batch_size / comm.world_size());
+  auto key = [&](const data::TokenizedPairs& d) {
+    return weights + "-" + pairs_fingerprint(d) + "-" + t.reference_dtype;
+  };
+  const fs::path dir = t.run_dir;
+  train_ref = load_or_compute_reference((dir / "reference_train.h5").string(), key(*in.train_data),
+                                        *ref, *in.train_data, comm, batch, in.loss.logprob_chunk);
+  if (in.eval_data && in.eval_data->pairs() > 0)
+    eval_ref = load_or_compute_reference((dir / "reference_eval.h5").string(), key(*in.eval_data),
+                                         *ref, *in.eval_data, comm, batch, in.loss.logprob_chunk);
+}
+
+loss::ReferenceLogprobs Trainer::Impl::reference_for(const data::PairBatch& batch, bool eval) {
+  if (!needs_reference()) return {};
+  if (online_ref) {
+    torch::NoGradGuard no_grad;
+    auto hidden = online_ref->hidden_states(batch.input_ids, batch.attention_mask);
+    return loss::reference_logprobs(hidden, online_ref->output_weight(), batch,
+                                    in.loss.logprob_chunk);
+  }
+  auto ref = (eval ? eval_ref : train_ref).lookup(batch.example_index);
+  ref.belief = ref.belief.to(device);
+  ref.after_belief = ref.after_belief.to(device);
+  ref.response = ref.response.to(device);
+  return ref;
+}
+
+std::map<std::string, double> Trainer::Impl::train_step() {
+  const auto& t = in.train;
+  const auto start = std::chrono::steady_clock::now();
+  in.policy->train();
+  for (auto& p : params) p.mutable_grad().reset();
+
+  auto batch = loader->next();
+  MetricAccumulator acc;
+  int64_t tokens = 0;
+  for (int64_t a = 0; a < t.grad_accum; ++a) {
+    auto mb = batch.slice(a * micro, (a + 1) * micro).to(device);
+    auto ref = reference_for(mb, false);
+    torch::Tensor hidden;
+    {
+      AutocastGuard autocast(t.precision == "bf16", device);
+      hidden = in.policy->hidden_states(mb.input_ids, mb.attention_mask);
+    }
+    auto out = loss::compute_objective(in.loss, hidden, in.policy->output_weight(), mb, ref);
+    (out.loss / static_cast<double>(t.grad_accum)).backward();
+    acc.add(out.metrics, micro);
+    tokens += mb.tokens();
+  }
+  sync->average();
+  const double grad_norm = clip_gradients(params, t.max_grad_norm);
+  const double lr = warmup_lr(t.lr, t.warmup_steps, state.step);
+  optimizer->step(lr);
+
+  acc.add("tokens", static_cast<double>(tokens), 1.0);
+  acc.all_reduce(comm);
+  auto m = acc.result();
+  m.erase("tokens");
+  const double total_tokens = acc.result().at("tokens") * 1.0;
+  const double seconds = seconds_since(start);
+  m["grad_norm"] = grad_norm;
+  m["lr"] = lr;
+  m["epoch"] = static_cast<double>(loader->sampler().cursor().epoch);
+  m["examples_per_second"] = static_cast<double>(t.batch_size) / seconds;
+  // acc averaged "tokens" per micro-batch weight 1 then summed over ranks: undo to a total.
+  m["tokens_per_second"] = total_tokens / seconds;
+
+  state.step += 1;
+  state.examples += t.batch_size;
+  state.cursor = loader->sampler().cursor();
+  return m;
+}
+
+std::map<std::string, double> Trainer::Impl::evaluate() {
+  torch::NoGradGuard no_grad;
+  in.policy->eval();
+  MetricAccumulator acc;
+  const auto& data = *in.eval_data;
+  int64_t n = data.pairs();
+  if (in.eval.n_examples > 0) n = std::min(n, in.eval.n_examples);
+  std::vector<int64_t> mine;
+  for (int64_t i = comm.rank(); i < n; i += comm.world_size()) mine.push_back(i);
+  const int64_t per_batch = std::max<int64_t>(1, in.eval.batch_size / comm.world_size());
+  // Every rank runs the same number of batches (some may be empty) so collectives stay matched.
+  const int64_t batches = (n / comm.world_size() + per_batch) / per_batch;
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t begin = b * per_batch;
+    const int64_t end = std::min<int64_t>(static_cast<int64_t>(mine.size()), begin + per_batch);
+    if (begin >= end) continue;
+    std::vector<int64_t> idx(mine.begin() + begin, mine.begin() + end);
+    auto batch = data::make_batch(data, idx).to(device);
+    auto hidden = in.policy->hidden_states(batch.input_ids, batch.attention_mask);
+    auto weight = in.policy->output_weight();
+    auto out = loss::compute_objective(in.loss, hidden, weight, batch, reference_for(batch, true));
+    const int64_t pairs = static_cast<int64_t>(idx.size());
+    acc.add(out.metrics, pairs);
+    // Belief calibration for every objective (the paper's headline metric): p_theta(b|x) read at the
+    // K belief tokens after the prompt, renormalised over K, against p*.
+    auto chosen_hidden = hidden.narrow(0, 0, pairs);
+    auto position = batch.prompt_len.narrow(0, 0, pairs) - 1;
+    auto logps = loss::position_logprobs(chosen_hidden, weight, position, batch.belief_token_ids,
+                                         in.loss.logprob_chunk)
+                     .to(torch::kFloat64);
+    auto probs = logps.exp() * batch.belief_valid.to(torch::kFloat64);
+    auto prob_sum = probs.sum(1);
+    auto js = loss::js_distance(probs, batch.target_probs.to(torch::kFloat64), batch.belief_valid);
+    acc.add("belief/js_distance", js.mean().item<double>(), static_cast<double>(pairs));
+    acc.add("belief/prob_sum", prob_sum.mean().item<double>(), static_cast<double>(pairs));
+    acc.add("count/pairs", static_cast<double>(pairs), 1.0);
+  }
+  acc.all_reduce(comm);
+  return acc.result();
+}
+
+void Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {
+  const auto& e = in.eval;
+  state.evaluations += 1;
+  last_eval_step = state.step;
+  if (comm.is_root()) metrics->append("eval", state.step, m);
+  auto it = m.find(e.metric);
+  if (it == m.end()) {
+    std::string names;
+    for (const auto& [k, v] : m) names += " " + k;
+    throw UsageError("--eval.metric '" + e.metric + "' is not an eval metric; they are:" + names);
+  }
+  const double v = it->second;
+  const bool better = std::isnan(state.best_metric) ||
+                      (e.mode == "min" ? v < state.best_metric : v > state.best_metric);
+  if (better) {
+    state.best_metric = v;
+    state.best_step = state.step;
+    state.evals_without_improvement = 0;
+  } else {
+    state.evals_without_improvement += 1;
+  }
+  log::info("eval at step ", state.step, ":",
+            format_metrics(m, {"loss", "belief/js_distance", "belief/prob_sum", "rewards/accuracy",
+                               "rewards/margin"}),
+            better ? " (best)" : "");
+  if (e.patience > 0 && state.evals_without_improvement >= e.patience) {
+    state.stopped_early = true;
+    log::info("early stopping: ", e.metric, " has not improved for ", e.patience,
+              " evaluations (best ", state.best_metric, " at step ", state.best_step, ")");
+  }
+  if (in.train.save_every_examples == 0 || better) save(better);
+}
+
+void Trainer::Impl::save(bool is_best) {
+  if (state.step == last_saved_step && !is_best) return;
+  CheckpointContent c;
+  c.state = state;
+  c.config_ini = in.config_ini;
+  c.model_config_json = model::hf_config_json(in.policy->config());
+  c.reference_fingerprint = reference_fp;
+  if (comm.is_root()) {
+    auto path = checkpoints.save(*in.policy, *optimizer, c, is_best, in.train.keep_last);
+    log::info("checkpoint ", path, is_best ? " (best)" : "");
+  }
+  comm.barrier();
+  last_saved_step = state.step;
+}
+
+void Trainer::Impl::finish() {
+  // The exported model: the best checkpoint's weights when there is one.
+  auto best = checkpoints.find_best();
+  if (best && state.best_step != state.step) {
+    load_checkpoint(*best, in.policy.get(), nullptr);
+    log::info("final model: the best checkpoint ", *best, " (step ", state.best_step, ")");
+  }
+  std::map<std::string, double> final_metrics;
+  if (in.eval_data && in.eval_data->pairs() > 0) final_metrics = evaluate();
+  if (comm.is_root()) {
+    const auto out = (fs::path(in.train.run_dir) / "model").string();
+    model::save_hf_model(*in.policy, out, in.tokenizer_source);
+    std::ostringstream json;
+    json << std::setprecision(10) << "{\n  \"step\": " << state.step
+         << ",\n  \"examples\": " << state.examples << ",\n  \"best_step\": " << state.best_step
+         << ",\n  \"stopped_early\": " << (state.stopped_early ? "true" : "false")
+         << ",\n  \"loss_type\": \"" << in.loss.type << "\",\n  \"eval\": {";
+    bool first = true;
+    for (const auto& [k, v] : final_metrics) {
+      json << (first ? "\n" : ",\n") << "    \"" << k << "\": ";
+      if (std::isfinite(v)) json << v; else json << "null";
+      first = false;
+    }
+    json << "\n  }\n}\n";
+    io::write_file_atomic((fs::path(in.train.run_dir) / "summary.json").string(), json.str());
+    log::info("model written to ", out, final_metrics.empty() ? "" : "; final eval:",
+              format_metrics(final_metrics, {"loss", "belief/js_distance", "rewards/accuracy"}));
+  }
+  comm.barrier();
+}
+
+Trainer::Trainer(TrainerInputs inputs) : impl_(std::make_unique<Impl>(std::move(inputs))) {
+  impl_->setup();
+}
+
+Trainer::~Trainer() = default;
+
+const TrainerState& Trainer::state() const { return impl_->state; }
+
+std::map<std::string, double> Trainer::evaluate() { return impl_->evaluate(); }
+
+int Trainer::run() {
+  auto& s = *impl_;
+  const auto& t = s.in.train;
+  const bool has_eval = s.in.eval_data && s.in.eval_data->pairs() > 0;
+  s.resume_if_asked();
+  s.prepare_reference();
+  if (s.comm.is_root()) {
+    s.metrics = std::make_unique<io::MetricLog>((fs::path(t.run_dir) / "metrics.h5").string());
+    s.metrics->truncate_after(s.state.step);  // rows written after the checkpoint we resumed from
+  }
+  StopSignalGuard signals;
+  log::info("training ", loss::loss_type_name(loss::loss_type(s.in.loss)), ": ",
+            s.in.train_data->pairs(), " pairs, ", s.total_steps, " steps of ", t.batch_size,
+            " pairs (", s.comm.world_size(), " rank(s) x ", t.grad_accum, " x ", s.micro, ")");
+
+  if (has_eval && s.in.eval.first_eval && s.state.step == 0 && s.state.evaluations == 0)
+    s.after_evaluation(s.evaluate());
+
+  ProgressOptions popt;
+  popt.label = "train";
+  popt.unit = "step";
+  popt.initial = s.state.step;
+  popt.interval_s = t.progress_seconds;
+  Progress progress(s.total_steps, popt);
+  while (s.state.step < s.total_steps && !s.state.stopped_early) {
+    const int64_t before = s.state.examples;
+    auto m = s.train_step();
+    if (s.comm.is_root()) s.metrics->append("train", s.state.step, m);
+    progress.update(s.state.step, {{"loss", m["loss"]}, {"grad_norm", m["grad_norm"]}});
+    fault::on_step_end(s.state.step);
+
+    bool evaluated = false;
+    if (has_eval && crossed(before, s.state.examples, s.in.eval.every_examples)) {
+      s.after_evaluation(s.evaluate());
+      evaluated = true;
+    }
+    if (crossed(before, s.state.examples, t.save_every_examples) && !evaluated) s.save(false);
+
+    // Every rank stops together: the signal may have reached only some of them.
+    const bool stop = s.comm.all_reduce(static_cast<int64_t>(stop_requested()),
+                                        dist::ReduceOp::Max) != 0;
+    if (stop) {
+      s.save(false);
+      progress.finish();
+      log::info("stopped by signal after step ", s.state.step,
+                "; checkpoint written, resume with --train.resume auto");
+      return kExitPreempted;
+    }
+  }
+  progress.finish();
+  // The last step is always evaluated, so that the best checkpoint is chosen among all of them.
+  if (has_eval && s.last_eval_step != s.state.step) s.after_evaluation(s.evaluate());
+  s.save(false);
+  s.finish();
+  return kExitOk;
+}
+
+}  // namespace gdpo::train

@@ -1,0 +1,55 @@
+// Span sums over a hand-made padded batch: belief span, after the belief, whole response, counts.
+#include "gdpo/loss/sequence_logprobs.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fixtures.hpp"
+
+namespace gdpo::loss {
+namespace {
+
+TEST(SequenceLogprobs, SumsEachSpanOfAPaddedBatch) {
+  // Token log-probs chosen so that each position is identifiable: row r, position t -> -(10 r + t)
+  // (position 0 would be 0 anyway). Padding (row 0, position 4) holds -4 and must be ignored.
+  auto logps = -(torch::arange(5, torch::kFloat64).unsqueeze(0) +
+                 10 * torch::arange(2, torch::kFloat64).unsqueeze(1));
+  auto batch = test::one_pair_batch();
+  SequenceLogprobs s = sequence_logprobs(logps, batch);
+  // Row 0: belief = pos 2, after = pos 3 (pos 4 is padding). Row 1: belief = pos 2, after = 3, 4.
+  EXPECT_EQ(s.belief[0].item<double>(), -2.0);
+  EXPECT_EQ(s.after_belief[0].item<double>(), -3.0);
+  EXPECT_EQ(s.response[0].item<double>(), -5.0);
+  EXPECT_EQ(s.belief[1].item<double>(), -12.0);
+  EXPECT_EQ(s.after_belief[1].item<double>(), -13.0 - 14.0);
+  EXPECT_EQ(s.response[1].item<double>(), -12.0 - 13.0 - 14.0);
+  EXPECT_EQ(s.belief_tokens[0].item<int64_t>(), 1);
+  EXPECT_EQ(s.after_belief_tokens[0].item<int64_t>(), 1);
+  EXPECT_EQ(s.response_tokens[0].item<int64_t>(), 2);
+  EXPECT_EQ(s.after_belief_tokens[1].item<int64_t>(), 2);
+  EXPECT_EQ(s.response_tokens[1].item<int64_t>(), 3);
+}
+
+TEST(SequenceLogprobs, EmptyBeliefSpanAndLongerSpans) {
+  // SFT data without beliefs (belief_len 0) and a row with a 2-token belief, no after-belief part.
+  auto logps = torch::full({2, 6}, -1.0, torch::kFloat64);
+  auto s =
+      sequence_logprobs(logps, torch::tensor({1, 3}), torch::tensor({0, 2}), torch::tensor({4, 5}));
+  EXPECT_EQ(s.belief[0].item<double>(), 0.0);
+  EXPECT_EQ(s.after_belief[0].item<double>(), -3.0);
+  EXPECT_EQ(s.belief[1].item<double>(), -2.0);
+  EXPECT_EQ(s.after_belief[1].item<double>(), 0.0);
+  EXPECT_EQ(s.response_tokens[0].item<int64_t>(), 3);
+  EXPECT_EQ(s.response_tokens[1].item<int64_t>(), 2);
+}
+
+TEST(SequenceLogprobs, GradientReachesOnlyTheSpans) {
+  auto logps = torch::zeros({2, 5}, torch::kFloat64).requires_grad_();
+  auto s = sequence_logprobs(logps, test::one_pair_batch());
+  s.response.sum().backward();
+  auto expected =
+      torch::tensor({0., 0., 1., 1., 0., 0., 0., 1., 1., 1.}, torch::kFloat64).reshape({2, 5});
+  EXPECT_TRUE(torch::equal(logps.grad(), expected)) << logps.grad();
+}
+
+}  // namespace
+}  // namespace gdpo::loss

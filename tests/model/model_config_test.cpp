@@ -1,0 +1,166 @@
+// Model configs: Hugging Face config.json for both families, the shipped INI presets (parameter counts
+// against the published ones), the search path, and errors naming the file and key.
+#include "gdpo/model/model_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "gdpo/core/error.hpp"
+#include "support/test_support.hpp"
+
+namespace gdpo::model {
+namespace {
+
+// openai-community/gpt2's config.json (abridged to the keys that matter).
+const char* kGpt2Json = R"({
+  "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,
+  "bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256, "initializer_range": 0.02,
+  "layer_norm_epsilon": 1e-05, "model_type": "gpt2", "n_ctx": 1024, "n_embd": 768, "n_head": 12,
+  "n_inner": null, "n_layer": 12, "n_positions": 1024, "resid_pdrop": 0.1, "vocab_size": 50257})";
+
+// EleutherAI/pythia-70m's config.json.
+const char* kPythiaJson = R"({
+  "architectures": ["GPTNeoXForCausalLM"], "bos_token_id": 0, "eos_token_id": 0,
+  "hidden_act": "gelu", "hidden_size": 512, "initializer_range": 0.02,
+  "intermediate_size": 2048, "layer_norm_eps": 1e-05, "max_position_embeddings": 2048,
+  "model_type": "gpt_neox", "num_attention_heads": 8, "num_hidden_layers": 6, "rotary_emb_base": 10000,
+  "rotary_pct": 0.25, "tie_word_embeddings": false, "torch_dtype": "float16",
+  "transformers_version": "4.24.0", "use_cache": true, "use_parallel_residual": true,
+  "vocab_size": 50304})";
+
+TEST(ModelConfig, ParsesGpt2ConfigJson) {
+  ModelConfig c = config_from_hf_json(kGpt2Json, "gpt2/config.json");
+  EXPECT_EQ(c.family, Family::kGpt2);
+  EXPECT_EQ(c.vocab_size, 50257);
+  EXPECT_EQ(c.max_positions, 1024);
+  EXPECT_EQ(c.hidden_size, 768);
+  EXPECT_EQ(c.n_layers, 12);
+  EXPECT_EQ(c.n_heads, 12);
+  EXPECT_EQ(c.intermediate_size, 4 * 768);  // n_inner null
+  EXPECT_EQ(c.activation, "gelu_new");
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.eos_token_id, 50256);
+  EXPECT_EQ(c.parameter_count(), 124439808);  // GPT2LMHeadModel.num_parameters()
+  EXPECT_EQ(c, load_model_config("gpt2"));
+}
+
+TEST(ModelConfig, ParsesPythiaConfigJson) {
+  ModelConfig c = config_from_hf_json(kPythiaJson, "pythia-70m/config.json");
+  EXPECT_EQ(c.family, Family::kGptNeox);
+  EXPECT_EQ(c.vocab_size, 50304);
+  EXPECT_EQ(c.hidden_size, 512);
+  EXPECT_EQ(c.n_layers, 6);
+  EXPECT_EQ(c.n_heads, 8);
+  EXPECT_EQ(c.intermediate_size, 2048);
+  EXPECT_DOUBLE_EQ(c.rotary_pct, 0.25);
+  EXPECT_EQ(c.rotary_dim(), 16);  // int(64 * 0.25)
+  EXPECT_DOUBLE_EQ(c.rotary_base, 10000);
+  EXPECT_TRUE(c.use_parallel_residual);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.activation, "gelu");
+  EXPECT_EQ(c.parameter_count(), 70426624);  // the Pythia paper's count for 70M
+  EXPECT_EQ(c, load_model_config("pythia-70m"));
+}
+
+TEST(ModelConfig, WrittenConfigJsonReadsBack) {
+  for (const char* name : {"tiny-gpt2", "tiny-neox", "pythia-1b", "gpt2-xl"}) {
+    ModelConfig c = load_model_config(name);
+    EXPECT_EQ(config_from_hf_json(hf_config_json(c), "written"), c) << name;
+    EXPECT_EQ(config_from_hf_json(hf_config_json(c), "written").parameter_count(),
+              c.parameter_count());
+  }
+}
+
+TEST(ModelConfig, IniTextReadsBack) {
+  test::TempDir dir;
+  for (const char* name : {"tiny-gpt2", "tiny-neox"}) {
+    ModelConfig c = load_model_config(name);
+    test::write_file(dir.file("c.ini"), config_ini_text(c));
+    EXPECT_EQ(read_config_ini(dir.file("c.ini")), c) << name;
+  }
+}
+
+TEST(ModelConfig, PresetsHaveThePublishedSizes) {
+  // Hugging Face num_parameters() of the published checkpoints (tied GPT-2 head counted once).
+  const std::vector<std::pair<const char*, int64_t>> expected = {
+      {"gpt2", 124439808},        {"gpt2-medium", 354823168}, {"gpt2-large", 774030080},
+      {"gpt2-xl", 1557611200},    {"pythia-70m", 70426624},   {"pythia-160m", 162322944},
+      {"pythia-410m", 405334016}, {"pythia-1b", 1011781632},  {"pythia-1.4b", 1414647808},
+      {"pythia-2.8b", 2775208960}};
+  for (const auto& [name, count] : expected)
+    EXPECT_EQ(load_model_config(name).parameter_count(), count) << name;
+  ModelConfig tiny = load_model_config("tiny-gpt2");
+  EXPECT_EQ(tiny.vocab_size, 257);
+  EXPECT_EQ(tiny.eos_token_id, 256);
+  ModelConfig bench = load_model_config("bench-gpt2-4l");
+  EXPECT_EQ(bench.vocab_size, 50257);
+  EXPECT_EQ(bench.n_layers, 4);
+  EXPECT_EQ(bench.hidden_size, 256);
+}
+
+TEST(ModelConfig, EnvironmentDirectoryComesFirst) {
+  test::TempDir dir;
+  test::write_file(dir.file("models/tiny-gpt2.ini"),
+                   "[model]\nfamily = gpt2\nvocab-size = 11\nmax-positions = 8\nhidden-size = 8\n"
+                   "layers = 1\nheads = 2\n");
+  ::setenv("GDPO_CONFIG_DIR", dir.path().c_str(), 1);
+  ModelConfig c = load_model_config("tiny-gpt2");
+  ::unsetenv("GDPO_CONFIG_DIR");
+  EXPECT_EQ(c.vocab_size, 11);
+  EXPECT_EQ(c.intermediate_size, 32);  // 4 x hidden by default
+  EXPECT_EQ(c.eos_token_id, 10);       // gpt2 default: the last id
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(load_model_config("tiny-gpt2").vocab_size, 257);  // back to the shipped one
+}
+
+std::string usage_error_of(const std::string& ini_text) {
+  test::TempDir dir;
+  test::write_file(dir.file("m.ini"), ini_text);
+  try {
+    read_config_ini(dir.file("m.ini"));
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("m.ini"), std::string::npos) << e.what();
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ModelConfig, IniErrorsNameFileAndKey) {
+  const std::string base = "[model]\nfamily = gpt2\nvocab-size = 11\nmax-positions = 8\n";
+  EXPECT_NE(usage_error_of(base + "hidden-size = 8\nlayers = 1\n").find("model.heads"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of(base + "hidden-size = 8\nlayers = 1\nheads = 3\n").find("divisible"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of(base + "hidden-size = 8\nlayers = 1\nheads = 2\nwidth = 3\n")
+                .find("model.width"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of("[model]\nfamily = llama\nvocab-size = 11\nmax-positions = 8\n"
+                           "hidden-size = 8\nlayers = 1\nheads = 2\n")
+                .find("llama"),
+            std::string::npos);
+}
+
+TEST(ModelConfig, UnknownPresetListsWhereItLooked) {
+  try {
+    load_model_config("no-such-model");
+    ADD_FAILURE();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-model"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(GDPO_CONFIG_DIR), std::string::npos) << e.what();
+  }
+}
+
+TEST(ModelConfig, HfJsonErrorsAreInputErrors) {
+  EXPECT_THROW(config_from_hf_json("{", "c.json"), InputError);
+  EXPECT_THROW(config_from_hf_json(R"({"model_type": "llama"})", "c.json"), InputError);
+  EXPECT_THROW(config_from_hf_json(R"({"model_type": "gpt2", "n_embd": "big"})", "c.json"),
+               InputError);
+  EXPECT_THROW(config_from_hf_json(R"({"model_type": "gpt_neox", "vocab_size": 10})", "c.json"),
+               InputError);  // hidden_size missing
+  EXPECT_THROW(config_from_hf_json(R"({"model_type": "gpt2", "n_embd": 10, "n_head": 3})", "c.json"),
+               InputError);  // not divisible
+}
+
+}  // namespace
+}  // namespace gdpo::model
