@@ -37,11 +37,9 @@ H5Handle access_plist(const std::string& path, bool clear_status_flags) {
   return fapl;
 }
 
-// Table names are single HDF5 names; metric names may hold '/' ("belief/js_distance" is the dataset
-// <table>/belief/js_distance), without empty components.
-void check_name(const std::string& kind, const std::string& name, bool nested) {
-  bool ok = !name.empty() && name.front() != '/' && name.back() != '/' &&
-            name.find("//") == std::string::npos && (nested || name.find('/') == std::string::npos);
+// Table and (flattened) metric names are single, non-empty HDF5 names.
+void check_name(const std::string& kind, const std::string& name) {
+  bool ok = !name.empty() && name.find('/') == std::string::npos;
   GDPO_CHECK(ok && name != "." && name != "..",
              "invalid metric " << kind << " name '" << name << "'");
 }
@@ -241,7 +239,7 @@ void MetricLog::create_columns(const std::string& name,
 
 void MetricLog::append(const std::string& table, int64_t step,
                        const std::map<std::string, double>& given) {
-  check_name("table", table, false);
+  check_name("table", table);
   // Flat columns: "loss/calibration" is stored as "loss.calibration" (beside "loss").
   std::map<std::string, double> values;
   for (const auto& [name, value] : given) {
@@ -250,22 +248,9 @@ void MetricLog::append(const std::string& table, int64_t step,
     values[flat] = value;
   }
   auto found = tables_.find(table);
-  // A name cannot be both a metric and a group of metrics ("a" and "a/b"); "step" is taken.
-  auto clashes = [&](const std::string& a, const std::string& b) {
-    return a.size() > b.size() && a.compare(0, b.size() + 1, b + "/") == 0;
-  };
   for (const auto& [metric, value] : values) {
-    check_name("", metric, true);
-    GDPO_CHECK(metric != "step" && !clashes(metric, "step"),
-               "'" << metric << "' cannot be a metric name (table '" << table << "')");
-    for (const auto& [other, v] : values)
-      GDPO_CHECK(!clashes(other, metric), "metrics '" << metric << "' and '" << other
-                                                      << "' clash (table '" << table << "')");
-    if (found != tables_.end())
-      for (const auto& [other, ds] : found->second.metrics)
-        GDPO_CHECK(
-            !clashes(other, metric) && !clashes(metric, other),
-            "metric '" << metric << "' clashes with '" << other << "' (table '" << table << "')");
+    check_name("", metric);
+    GDPO_CHECK(metric != "step", "'step' cannot be a metric name (table '" << table << "')");
   }
   bool new_columns =
       found == tables_.end() || std::any_of(values.begin(), values.end(), [&](const auto& kv) {

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <sstream>
+#include <vector>
 
 #include "gdpo/data/record.hpp"
 #include "gdpo/data/synthetic.hpp"
@@ -21,11 +24,29 @@ void write_synthetic_data(const std::string& path, int questions, uint64_t seed)
 
 std::string train_args(const std::string& data, const std::string& run_dir,
                        const std::string& extra) {
-  return "train --model.config tiny-gpt2 --model.seed 1 --tokenizer.path bytes --data.train '" +
-         data + "' --data.split 0.75,0.25 --data.max-length 200 --data.max-prompt-length 120 " +
-         "--train.run-dir '" + run_dir + "' --train.batch-size 8 --train.lr 1e-3 " +
-         "--train.warmup-steps 2 --eval.every-examples 16 --eval.n-examples 16 " +
-         "--eval.batch-size 8 --dist.threads 1 --log.level warn " + extra;
+  // "--key value" pairs; those in `extra` replace the defaults.
+  std::vector<std::pair<std::string, std::string>> options = {
+      {"--model.config", "tiny-gpt2"},   {"--model.seed", "1"},
+      {"--tokenizer.path", "bytes"},     {"--data.train", "'" + data + "'"},
+      {"--data.split", "0.75,0.25"},     {"--data.max-length", "200"},
+      {"--data.max-prompt-length", "120"}, {"--train.run-dir", "'" + run_dir + "'"},
+      {"--train.batch-size", "8"},       {"--train.lr", "1e-3"},
+      {"--train.warmup-steps", "2"},     {"--eval.every-examples", "16"},
+      {"--eval.n-examples", "16"},       {"--eval.batch-size", "8"},
+      {"--train.n-epochs", "10"},        {"--dist.threads", "1"},
+      {"--log.level", "warn"}};
+  std::istringstream in(extra);
+  for (std::string key, value; in >> key >> value;) {
+    auto it = std::find_if(options.begin(), options.end(),
+                           [&](const auto& kv) { return kv.first == key; });
+    if (it != options.end())
+      it->second = value;
+    else
+      options.emplace_back(key, value);
+  }
+  std::string args = "train";
+  for (const auto& [key, value] : options) args += " " + key + " " + value;
+  return args;
 }
 
 std::map<std::string, torch::Tensor> read_group(const std::string& checkpoint,
