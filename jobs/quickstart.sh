@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
-# The embedded default: installs and builds gdpo, then runs the main job on a tiny model and
-# synthetic data (minutes on a laptop CPU).
+# The embedded default, end to end on a laptop CPU (a few minutes): installs and builds gdpo, makes
+# synthetic opinion data whose group distribution is p* = (0.55, 0.25, 0.15, 0.05), trains a tiny
+# GPT-2 with SFT, then DPO and GDPO from that SFT model, and prints their belief calibration side by
+# side (JS distance between the model's belief distribution and p*: lower is better).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash jobs/setup.sh
-build/gdpo help
+gdpo=build/gdpo
+out=${QUICKSTART_DIR:-runs/quickstart}
+mkdir -p "$out"
+
+"$gdpo" data synthetic --data.output "$out/pairs.jsonl" --data.questions 32 \
+  --data.pairs-per-question 8 --data.probabilities 0.55,0.25,0.15,0.05 --data.seed 1
+common=(--config configs/quickstart.ini --data.train "$out/pairs.jsonl")
+"$gdpo" train "${common[@]}" --model.config tiny-gpt2 --loss.type sft --train.lr 3e-3 \
+  --train.n-epochs 6 --train.run-dir "$out/sft"
+for loss in dpo gdpo; do
+  "$gdpo" train "${common[@]}" --model.path "$out/sft/model" --loss.type "$loss" \
+    --train.lr 1e-3 --train.n-epochs 4 --train.export last --train.run-dir "$out/$loss"
+done
+echo
+"$gdpo" inspect "$out/sft" "$out/dpo" "$out/gdpo"

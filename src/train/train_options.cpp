@@ -37,7 +37,9 @@ void bind(cli::OptionSet& set, TrainOptions& o) {
       .add("save-every-examples", &o.save_every_examples,
            "checkpoint every this many pairs (0: at every evaluation)")
       .add("progress-seconds", &o.progress_seconds,
-           "progress line period when stdout is not a terminal");
+           "progress line period when stdout is not a terminal")
+      .add("export", &o.export_model,
+           "best (the best evaluation's checkpoint) | last: the weights written to <run-dir>/model");
   set.validate([&o] {
     auto positive = [](const char* name, double v) {
       if (!(v > 0)) throw UsageError(std::string("--") + name + " must be positive, got " +
@@ -59,6 +61,8 @@ void bind(cli::OptionSet& set, TrainOptions& o) {
     if (o.reference_dtype != "fp32" && o.reference_dtype != "bf16")
       throw UsageError("--train.reference-dtype must be fp32 or bf16, got '" +
                        o.reference_dtype + "'");
+    if (o.export_model != "best" && o.export_model != "last")
+      throw UsageError("--train.export must be best or last, got '" + o.export_model + "'");
     if (o.optimizer.kind != "rmsprop" && o.optimizer.kind != "adamw")
       throw UsageError("--train.optimizer must be rmsprop or adamw, got '" + o.optimizer.kind +
                        "'");

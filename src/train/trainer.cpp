@@ -1,5 +1,7 @@
 #include "gdpo/train/trainer.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -349,9 +351,9 @@ void Trainer::Impl::save(bool is_best) {
 }
 
 void Trainer::Impl::finish() {
-  // The exported model: the best checkpoint's weights when there is one.
+  // The exported model: the best checkpoint's weights when there is one (--train.export best).
   auto best = checkpoints.find_best();
-  if (best && state.best_step != state.step) {
+  if (in.train.export_model == "best" && best && state.best_step != state.step) {
     load_checkpoint(*best, in.policy.get(), nullptr);
     log::info("final model: the best checkpoint ", *best, " (step ", state.best_step, ")");
   }
@@ -360,19 +362,17 @@ void Trainer::Impl::finish() {
   if (comm.is_root()) {
     const auto out = (fs::path(in.train.run_dir) / "model").string();
     model::save_hf_model(*in.policy, out, in.tokenizer_source);
-    std::ostringstream json;
-    json << std::setprecision(10) << "{\n  \"step\": " << state.step
-         << ",\n  \"examples\": " << state.examples << ",\n  \"best_step\": " << state.best_step
-         << ",\n  \"stopped_early\": " << (state.stopped_early ? "true" : "false")
-         << ",\n  \"loss_type\": \"" << in.loss.type << "\",\n  \"eval\": {";
-    bool first = true;
-    for (const auto& [k, v] : final_metrics) {
-      json << (first ? "\n" : ",\n") << "    \"" << k << "\": ";
-      if (std::isfinite(v)) json << v; else json << "null";
-      first = false;
-    }
-    json << "\n  }\n}\n";
-    io::write_file_atomic((fs::path(in.train.run_dir) / "summary.json").string(), json.str());
+    nlohmann::json eval = nlohmann::json::object();
+    for (const auto& [k, v] : final_metrics) eval[k] = std::isfinite(v) ? nlohmann::json(v) : nullptr;
+    const nlohmann::json summary = {{"step", state.step},
+                                    {"examples", state.examples},
+                                    {"best_step", state.best_step},
+                                    {"exported", in.train.export_model},
+                                    {"stopped_early", state.stopped_early},
+                                    {"loss_type", in.loss.type},
+                                    {"eval", eval}};
+    io::write_file_atomic((fs::path(in.train.run_dir) / "summary.json").string(),
+                          summary.dump(2) + "\n");
     log::info("model written to ", out, final_metrics.empty() ? "" : "; final eval:",
               format_metrics(final_metrics, {"loss", "belief/js_distance", "rewards/accuracy"}));
   }

@@ -28,6 +28,7 @@ struct TrainOptions {
   int64_t save_every_examples = 0;    // 0: checkpoint at every evaluation
   double progress_seconds = 30;       // progress line period when stdout is not a terminal
   int64_t max_steps = 0;              // > 0: stop after this many optimizer steps (tests, smoke runs)
+  std::string export_model = "best";  // best | last: the weights written to <run-dir>/model
 
   // Pairs of one micro-batch on one rank; checks that batch_size divides evenly.
   int64_t micro_batch(int world_size) const;

@@ -15,6 +15,7 @@
 #include "gdpo/io/safetensors.hpp"
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/model/model_factory.hpp"
+#include "gdpo/train/run_summary.hpp"
 
 namespace {
 
@@ -169,7 +170,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 int run_inspect(const std::vector<std::string>& args) {
   gdpo::cli::OptionSet set("gdpo inspect",
-                           "Describe a model folder, a .safetensors file or a model config");
+                           "Describe a run directory, a checkpoint, a model folder, a .safetensors file or a model "
+                           "config; several run directories are compared side by side");
   InspectOptions o;
   set.group("inspect")
       .add("path", &o.path, "what to inspect: model folder, .safetensors file/index, config name")
@@ -179,7 +181,10 @@ int run_inspect(const std::vector<std::string>& args) {
       .add("tokenizer", &o.tokenizer, "tokenizer folder/file copied into --inspect.export")
       .add("seed", &o.seed, "random init seed when inspecting a config")
       .add("dtype", &o.dtype, "model dtype for --inspect.logits/--inspect.export");
+  std::vector<std::string> more_runs;
+  set.group("inspect").add("runs", &more_runs, "further run directories, compared side by side");
   set.positional("inspect.path", 1);
+  set.positional("inspect.runs", -1);
   set.validate([&] {
     if (o.path.empty()) throw gdpo::UsageError("give a path (see --help)");
     if (o.logits.empty() != o.inputs.empty())
@@ -187,6 +192,25 @@ int run_inspect(const std::vector<std::string>& args) {
   });
   if (!set.parse(args)) return gdpo::kExitOk;
 
+  if (!more_runs.empty()) {
+    std::vector<std::string> runs = {o.path};
+    runs.insert(runs.end(), more_runs.begin(), more_runs.end());
+    for (const auto& r : runs)
+      if (!gdpo::train::is_run_directory(r))
+        throw gdpo::UsageError("'" + r + "' is not a run directory (several paths: runs to compare)");
+    gdpo::train::compare_runs(runs, std::cout);
+    return gdpo::kExitOk;
+  }
+  if (gdpo::train::is_run_directory(o.path)) {
+    gdpo::train::describe_run(o.path, std::cout);
+    return gdpo::kExitOk;
+  }
+  if (ends_with(o.path, ".h5")) {
+    if (!gdpo::train::is_checkpoint_file(o.path))
+      throw gdpo::InputError("'" + o.path + "' is not a gdpo checkpoint");
+    gdpo::train::describe_checkpoint(o.path, std::cout);
+    return gdpo::kExitOk;
+  }
   if (fs::is_directory(o.path)) {
     if (gdpo::model::is_hf_model_folder(o.path)) return inspect_model_folder(o);
     throw gdpo::UsageError("folder '" + o.path +
@@ -201,4 +225,5 @@ int run_inspect(const std::vector<std::string>& args) {
 
 }  // namespace
 
-GDPO_SUBCOMMAND("inspect", "Describe a model folder, safetensors file or model config", run_inspect);
+GDPO_SUBCOMMAND("inspect", "Describe runs, checkpoints, model folders, safetensors files, configs",
+                run_inspect);

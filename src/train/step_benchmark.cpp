@@ -1,0 +1,157 @@
+#include "gdpo/train/step_benchmark.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "gdpo/core/error.hpp"
+#include "gdpo/loss/objective.hpp"
+#include "gdpo/train/autocast.hpp"
+
+namespace gdpo::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point& t) {
+  const auto now = Clock::now();
+  const double s = std::chrono::duration<double>(now - t).count();
+  t = now;
+  return s;
+}
+
+// The trainer's gradient clipping (src/train/trainer.cpp, clip_gradients): float64 global norm,
+// gradients scaled down to max_norm when larger.
+void clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+  torch::NoGradGuard no_grad;
+  double total = 0;
+  for (const auto& p : params)
+    if (p.grad().defined()) total += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+  const double coef = max_norm / (std::sqrt(total) + 1e-6);
+  if (max_norm > 0 && coef < 1)
+    for (const auto& p : params)
+      if (p.grad().defined()) p.grad().mul_(coef);
+}
+
+}  // namespace
+
+void SyntheticBatchShape::check(int64_t vocab_size) const {
+  auto fail = [](const std::string& what) { throw UsageError(what); };
+  if (pairs < 1) fail("--bench.pairs must be >= 1");
+  if (prompt_tokens < 1) fail("--bench.prompt-tokens must be >= 1");
+  if (belief_tokens < 1) fail("--bench.belief-tokens must be >= 1");
+  if (response_tokens < belief_tokens)
+    fail("--bench.response-tokens must be >= --bench.belief-tokens (the belief span is part of "
+         "the response)");
+  if (beliefs < 2) fail("--bench.beliefs must be >= 2 (chosen and rejected beliefs differ)");
+  if (beliefs > vocab_size)
+    fail("--bench.beliefs " + std::to_string(beliefs) + " exceeds the vocabulary of " +
+         std::to_string(vocab_size));
+}
+
+data::PairBatch synthetic_pair_batch(const SyntheticBatchShape& s, int64_t vocab_size,
+                                     uint64_t seed) {
+  s.check(vocab_size);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const auto i64 = torch::TensorOptions(torch::kInt64);
+  const int64_t B = s.pairs, K = s.beliefs, P = s.prompt_tokens, T = s.seq_len();
+
+  data::PairBatch b;
+  // K distinct ids per pair: the first K of a random permutation of the vocabulary.
+  b.belief_token_ids =
+      torch::rand({B, vocab_size}, gen, torch::kFloat).argsort(/*dim=*/1, /*descending=*/false).narrow(1, 0, K).contiguous();
+  b.belief_valid = torch::ones({B, K}, torch::kBool);
+  auto weights = torch::rand({B, K}, gen, torch::kFloat) + 0.05;
+  b.target_probs = weights / weights.sum(1, /*keepdim=*/true);
+  b.chosen_belief = torch::randint(0, K, {B}, gen, i64);
+  b.rejected_belief = (b.chosen_belief + torch::randint(1, K, {B}, gen, i64)).remainder(K);
+  b.chosen_is_majority = b.chosen_belief.eq(b.target_probs.argmax(1));
+
+  auto prompt = torch::randint(0, vocab_size, {B, P}, gen, i64);
+  auto response = torch::randint(0, vocab_size, {2 * B, s.response_tokens}, gen, i64);
+  b.input_ids = torch::cat({torch::cat({prompt, prompt}, 0), response}, 1);  // [2B, T]
+  auto belief_index = torch::cat({b.chosen_belief, b.rejected_belief}).unsqueeze(1);  // [2B, 1]
+  auto row_ids = torch::cat({b.belief_token_ids, b.belief_token_ids}, 0);             // [2B, K]
+  b.input_ids.select(1, P).copy_(row_ids.gather(1, belief_index).squeeze(1));
+
+  b.attention_mask = torch::ones({2 * B, T}, i64);
+  b.prompt_len = torch::full({2 * B}, P, i64);
+  b.belief_len = torch::full({2 * B}, s.belief_tokens, i64);
+  b.seq_len = torch::full({2 * B}, T, i64);
+  b.example_index.resize(B);
+  std::iota(b.example_index.begin(), b.example_index.end(), 0);
+  b.question_index = b.example_index;
+  return b;
+}
+
+loss::ReferenceLogprobs synthetic_reference(const data::PairBatch& batch, uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const int64_t rows = batch.input_ids.size(0);
+  // Mean per-token log-probs in [-10, -1), times the span lengths.
+  auto per_token = [&] { return -1.0 - 9.0 * torch::rand({rows}, gen, torch::kFloat); };
+  auto after_len = (batch.seq_len - batch.prompt_len - batch.belief_len).to(torch::kFloat);
+  loss::ReferenceLogprobs r;
+  r.belief = per_token() * batch.belief_len.to(torch::kFloat);
+  r.after_belief = per_token() * after_len;
+  r.response = r.belief + r.after_belief;
+  return r;
+}
+
+StepRunner::StepRunner(model::CausalLM& policy, const OptimizerConfig& optimizer, double lr,
+                       double max_grad_norm, bool bf16)
+    : policy_(policy), lr_(lr), max_grad_norm_(max_grad_norm), bf16_(bf16) {
+  auto named = policy_.hf_state_dict();
+  for (auto& [name, p] : named) {
+    p.requires_grad_(true);
+    params_.push_back(p);
+  }
+  optimizer_ = make_optimizer(optimizer, std::move(named));
+}
+
+double StepRunner::step(const loss::LossConfig& loss, const data::PairBatch& batch,
+                        const loss::ReferenceLogprobs& reference, StepPhases* phases) {
+  const auto device = policy_.output_weight().device();
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  auto t = Clock::now();
+  policy_.train();
+  for (auto& p : params_) p.mutable_grad().reset();
+  torch::Tensor hidden;
+  {
+    AutocastGuard autocast(bf16_, device);
+    hidden = policy_.hidden_states(batch.input_ids, batch.attention_mask);
+  }
+  double value = 0;
+  if (!phases) {
+    auto out = loss::compute_objective(loss, hidden, policy_.output_weight(), batch, reference);
+    out.loss.backward();
+    value = out.loss.item<double>();
+  } else {
+    sync();
+    phases->forward = seconds_since(t);
+    // Cut the graph at the hidden states: the loss's backward stops there, then the transformer's.
+    auto cut = hidden.detach().requires_grad_(true);
+    auto out = loss::compute_objective(loss, cut, policy_.output_weight(), batch, reference);
+    value = out.loss.item<double>();
+    phases->objective = seconds_since(t);
+    out.loss.backward();
+    sync();
+    phases->objective_backward = seconds_since(t);
+    hidden.backward(cut.grad());
+    sync();
+    phases->model_backward = seconds_since(t);
+  }
+  clip_gradients(params_, max_grad_norm_);
+  if (phases) phases->clip = seconds_since(t);
+  optimizer_->step(lr_);
+  sync();
+  if (phases) phases->optimizer = seconds_since(t);
+  return value;
+}
+
+}  // namespace gdpo::train
