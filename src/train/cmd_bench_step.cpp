@@ -156,7 +156,7 @@ int run_bench_step(const std::vector<std::string>& args) {
   const int64_t vocab = model_config.vocab_size, parameters = model_config.parameter_count();
   const auto batch = synthetic_pair_batch(shape, vocab, static_cast<uint64_t>(seed));
   const auto reference = synthetic_reference(batch, static_cast<uint64_t>(seed) + 1);
-  const double tokens = static_cast<double>(batch.tokens());
+  const int64_t tokens = batch.tokens();
 
   std::cout << "bench step: model " << (model_options.path.empty() ? model_options.config
                                                                    : model_options.path)
@@ -202,7 +202,7 @@ int run_bench_step(const std::vector<std::string>& args) {
   for (const auto& r : rows)
     std::cout << std::left << std::setw(6) << r.loss << std::right << std::setw(12)
               << shape.pairs / r.seconds << std::setw(12) << std::setprecision(0)
-              << tokens / r.seconds << std::setprecision(3) << std::setw(10) << r.seconds
+              << static_cast<double>(tokens) / r.seconds << std::setprecision(3) << std::setw(10) << r.seconds
               << std::setw(10) << r.median << std::setw(14) << mib(r.peak) << std::setw(14)
               << mib(r.growth) << std::setprecision(2) << "\n";
   std::cout << "(best of " << steps << " steps; examples = pairs; tokens = " << tokens

@@ -156,18 +156,23 @@ void describe_run(const std::string& run_dir, std::ostream& out) {
 
 void compare_runs(const std::vector<std::string>& run_dirs, std::ostream& out) {
   out << std::left << std::setw(28) << "run" << std::right << std::setw(8) << "loss"
-      << std::setw(8) << "steps" << std::setw(8) << "best" << std::setw(12) << "eval loss"
+      << std::setw(8) << "steps" << std::setw(10) << "model" << std::setw(12) << "eval loss"
       << std::setw(14) << "JS distance" << std::setw(12) << "belief mass" << std::setw(12)
       << "pref. acc" << "\n";
   for (const auto& dir : run_dirs) {
     auto s = read_summary(dir);
     if (s.empty()) throw InputError("'" + dir + "' has no summary.json (unfinished run?)");
     const auto eval = s.value("eval", nlohmann::json::object());
+    // Which weights the run exported: the best evaluation's, or the last step's.
+    const std::string exported =
+        s.value("exported", std::string("best")) == "last"
+            ? "last@" + std::to_string(s.value("step", 0))
+            : "best@" + std::to_string(s.value("best_step", -1));
     std::string name = fs::path(dir).filename().string();
     if (name.empty()) name = dir;
     out << std::left << std::setw(28) << name << std::right << std::setw(8)
         << s.value("loss_type", std::string("?")) << std::setw(8) << s.value("step", 0)
-        << std::setw(8) << s.value("best_step", -1) << std::setw(12)
+        << std::setw(10) << exported << std::setw(12)
         << number(json_number(eval, "loss")) << std::setw(14)
         << number(json_number(eval, "belief/js_distance")) << std::setw(12)
         << number(json_number(eval, "belief/prob_sum")) << std::setw(12)

@@ -14,7 +14,8 @@ bool is_checkpoint_file(const std::string& path);
 
 void describe_run(const std::string& run_dir, std::ostream& out);
 void describe_checkpoint(const std::string& path, std::ostream& out);
-// One row per run: objective, steps, best step, and the final evaluation (summary.json).
+// One row per run: objective, steps, which weights were exported, and their final evaluation
+// (summary.json).
 void compare_runs(const std::vector<std::string>& run_dirs, std::ostream& out);
 
 }  // namespace gdpo::train
