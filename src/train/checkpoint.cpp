@@ -109,33 +109,36 @@ void save_checkpoint(const std::string& path, const model::CausalLM& policy,
   });
 }
 
+namespace {
+
+// The tensors `prefix`/<name> of `f` for every name of `current`, each checked against the current
+// tensor's dtype and shape (InputError naming the file and the tensor otherwise).
+std::vector<std::pair<std::string, torch::Tensor>> read_like(
+    const io::H5File& f, const std::string& prefix,
+    const std::vector<std::pair<std::string, torch::Tensor>>& current) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& [name, tensor] : current) {
+    const std::string key = prefix + "/" + name;
+    if (!f.exists(key))
+      throw InputError("checkpoint '" + f.path() + "' has no tensor '" + key + "'");
+    out.emplace_back(name, f.read_tensor(key, tensor.scalar_type(), tensor.sizes()));
+  }
+  return out;
+}
+
+}  // namespace
+
 CheckpointContent load_checkpoint(const std::string& path, model::CausalLM* policy,
                                   Optimizer* optimizer) {
   auto f = io::H5File::open_read(path);
   CheckpointContent content = read_state(f);
-  if (policy) {
-    std::vector<std::pair<std::string, torch::Tensor>> tensors;
-    for (const auto& [name, current] : policy->hf_state_dict()) {
-      const std::string key = "policy/" + name;
-      if (!f.exists(key))
-        throw InputError("checkpoint '" + path + "' has no tensor '" + key + "'");
-      tensors.emplace_back(name, f.read_tensor(key, current.scalar_type(), current.sizes()));
-    }
-    policy->load_hf_state_dict(tensors);
-  }
+  if (policy) policy->load_hf_state_dict(read_like(f, "policy", policy->hf_state_dict()));
   if (optimizer) {
     const std::string kind = f.string_attr("/", "optimizer");
     if (kind != optimizer->kind())
       throw InputError("checkpoint '" + path + "' holds " + kind + " state but the run uses " +
                        optimizer->kind() + " (--train.optimizer)");
-    std::vector<std::pair<std::string, torch::Tensor>> state;
-    for (const auto& [name, current] : optimizer->state()) {
-      const std::string key = "optimizer/" + name;
-      if (!f.exists(key))
-        throw InputError("checkpoint '" + path + "' has no tensor '" + key + "'");
-      state.emplace_back(name, f.read_tensor(key, current.scalar_type(), current.sizes()));
-    }
-    optimizer->load_state(state);
+    optimizer->load_state(read_like(f, "optimizer", optimizer->state()));
   }
   restore_rng_state(f.read_bytes("rng/torch_cpu"));
   return content;

@@ -3,6 +3,7 @@
 // runs them with reference log-probs from the cache (no reference forward).
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -165,7 +166,8 @@ int run_bench_step(const std::vector<std::string>& args) {
             << shape.prompt_tokens << " prompt + " << shape.response_tokens << " response, belief "
             << shape.belief_tokens << ", K=" << shape.beliefs << "), " << precision << ", "
             << optimizer.kind << ", " << torch::get_num_threads() << " LibTorch threads, "
-            << warmup << " warm-up + " << steps << " timed steps per loss\n";
+            << warmup << " warm-up + " << steps << " timed steps per loss, OMP_WAIT_POLICY="
+            << (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset") << "\n";
 
   std::vector<Row> rows;
   bool peak_is_per_loss = true;

@@ -147,7 +147,7 @@ TEST(ModelConfig, UnknownPresetListsWhereItLooked) {
     ADD_FAILURE();
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("no-such-model"), std::string::npos);
-    EXPECT_NE(std::string(e.what()).find(GDPO_CONFIG_DIR), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(gdpo::model::config_search_dirs().back()), std::string::npos) << e.what();
   }
 }
 

@@ -31,6 +31,9 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+std::string source_dir() { return GDPO_SOURCE_DIR; }
+std::string gdpo_binary() { return GDPO_BINARY; }
+
 std::string shared_data(const std::string& relative) {
   fs::path p = fs::path(GDPO_SHARED_DATA_DIR) / relative;
   return fs::exists(p) ? p.string() : std::string();

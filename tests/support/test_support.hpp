@@ -22,6 +22,10 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The source tree (e.g. for configs/), and the gdpo binary under test.
+std::string source_dir();
+std::string gdpo_binary();
+
 // ../shared/data/<relative>, or "" when it does not exist.
 std::string shared_data(const std::string& relative);
 

@@ -30,7 +30,7 @@ TEST(Headline, GdpoStaysCalibratedWhereDpoCollapsesToTheMajority) {
   c.seed = 1;
   const std::string pairs = dir.file("pairs.jsonl");
   data::write_records(pairs, data::make_synthetic(c));
-  const std::string common = "train --config '" + std::string(GDPO_SOURCE_DIR) +
+  const std::string common = "train --config '" + source_dir() +
                              "/configs/quickstart.ini' --data.train '" + pairs +
                              "' --dist.threads 1 --log.level warn ";
   auto r = run_gdpo(common + "--model.config tiny-gpt2 --loss.type sft --train.lr 3e-3 "

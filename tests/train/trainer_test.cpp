@@ -2,6 +2,8 @@
 // accumulation equivalences, crash safety of checkpoints, graceful stop, and error paths.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "gdpo/io/hdf5_file.hpp"
@@ -134,6 +136,64 @@ TEST_F(Trainer, WritesMetricsConfigAndAHuggingFaceModel) {
   auto eval = io::MetricLog::read((fs::path(a) / "metrics.h5").string(), "eval");
   EXPECT_EQ(eval.at("step"), (std::vector<double>{0, 2, 4}));
   EXPECT_EQ(eval.count("belief.js_distance"), 1u);
+}
+
+// bf16 autocast for the policy and a bf16 reference model train to finite losses.
+TEST_F(Trainer, Bf16AutocastAndBf16Reference) {
+  const std::string a = run("bf16");
+  auto r = run_gdpo(train_args(data_path(), a,
+                               "--train.max-steps 2 --train.precision bf16 "
+                               "--train.reference-dtype bf16"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto train = io::MetricLog::read((fs::path(a) / "metrics.h5").string(), "train");
+  for (double loss : train.at("loss")) EXPECT_TRUE(std::isfinite(loss));
+  // The master weights stay float32.
+  for (const auto& [name, t] : read_group(step(a, 2), "policy"))
+    EXPECT_EQ(t.scalar_type(), torch::kFloat) << name;
+}
+
+// Early stopping: a metric that never improves after the first evaluation stops the run after
+// `patience` more evaluations, and the best checkpoint is the first one.
+TEST_F(Trainer, EarlyStoppingAfterPatienceEvaluations) {
+  const std::string a = run("early");
+  auto r = run_gdpo(train_args(data_path(), a,
+                               "--train.max-steps 20 --eval.metric count/pairs --eval.mode max "
+                               "--eval.patience 2"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto summary = read_file((fs::path(a) / "summary.json").string());
+  EXPECT_NE(summary.find("\"stopped_early\": true"), std::string::npos) << summary;
+  // Evaluations at steps 0 (best), 2 and 4: the second without improvement stops at step 4.
+  auto eval = io::MetricLog::read((fs::path(a) / "metrics.h5").string(), "eval");
+  EXPECT_EQ(eval.at("step"), (std::vector<double>{0, 2, 4}));
+  EXPECT_EQ(read_file((fs::path(a) / "best").string()), "step-00000000.h5\n");
+}
+
+// Only the newest --train.keep-last checkpoints survive, besides the best one.
+TEST_F(Trainer, OldCheckpointsArePrunedButTheBestIsKept) {
+  const std::string a = run("prune");
+  auto r = run_gdpo(train_args(data_path(), a,
+                               "--train.max-steps 8 --train.keep-last 2 --eval.metric count/pairs "
+                               "--eval.mode max"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(fs::path(a) / "checkpoints"))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"step-00000000.h5", "step-00000006.h5",
+                                             "step-00000008.h5"}));
+}
+
+// A corrupt newest checkpoint is reported and skipped; resume auto takes the one before it.
+TEST_F(Trainer, ResumeSkipsACorruptCheckpoint) {
+  const std::string a = run("corrupt");
+  ASSERT_EQ(run_gdpo(train_args(data_path(), a, "--train.max-steps 4")).exit_code, 0);
+  // Truncate the newest checkpoint (step 4) to half its size.
+  const auto newest = fs::path(step(a, 4));
+  fs::resize_file(newest, fs::file_size(newest) / 2);
+  auto r = run_gdpo(train_args(data_path(), a, "--train.max-steps 6 --log.level info"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("skipping unreadable checkpoint"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("resumed from " + step(a, 2)), std::string::npos) << r.output;
 }
 
 }  // namespace
