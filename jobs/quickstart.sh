@@ -4,6 +4,8 @@
 # GPT-2 with SFT, then DPO and GDPO from that SFT model, and prints their belief calibration side by
 # side (JS distance between the model's belief distribution and p*: lower is better).
 set -euo pipefail
+# Idle OpenMP threads must not spin against OpenBLAS's own threads (2-4x slower steps otherwise).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 cd "$(dirname "$0")/.."
 bash jobs/setup.sh
 gdpo=build/gdpo

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <thread>
@@ -25,6 +27,10 @@ void CommonOptions::bind(OptionSet& set) {
 }
 
 void CommonOptions::apply(int local_size) const {
+  // Keep large tensor buffers (logit chunks, gradients) in the heap instead of mmapping and
+  // unmapping them every step: page faults cost ~30% of a CPU training step otherwise.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   auto s = log::settings();
   s.level = log::parse_level(log_level);
   s.all_ranks = log_all_ranks;

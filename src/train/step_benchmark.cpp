@@ -10,6 +10,7 @@
 #include "gdpo/core/error.hpp"
 #include "gdpo/loss/objective.hpp"
 #include "gdpo/train/autocast.hpp"
+#include "gdpo/train/gradient_clip.hpp"
 
 namespace gdpo::train {
 
@@ -22,19 +23,6 @@ double seconds_since(Clock::time_point& t) {
   const double s = std::chrono::duration<double>(now - t).count();
   t = now;
   return s;
-}
-
-// The trainer's gradient clipping (src/train/trainer.cpp, clip_gradients): float64 global norm,
-// gradients scaled down to max_norm when larger.
-void clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
-  torch::NoGradGuard no_grad;
-  double total = 0;
-  for (const auto& p : params)
-    if (p.grad().defined()) total += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-  const double coef = max_norm / (std::sqrt(total) + 1e-6);
-  if (max_norm > 0 && coef < 1)
-    for (const auto& p : params)
-      if (p.grad().defined()) p.grad().mul_(coef);
 }
 
 }  // namespace

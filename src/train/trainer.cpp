@@ -20,6 +20,7 @@
 #include "gdpo/model/model_factory.hpp"
 #include "gdpo/train/autocast.hpp"
 #include "gdpo/train/fault_injection.hpp"
+#include "gdpo/train/gradient_clip.hpp"
 #include "gdpo/train/gradient_sync.hpp"
 #include "gdpo/train/lr_schedule.hpp"
 #include "gdpo/train/metric_accumulator.hpp"
@@ -34,23 +35,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-// The global gradient norm (float64 accumulation); scales the gradients down to max_norm when it is
-// larger (torch.nn.utils.clip_grad_norm_'s rule). max_norm 0: measure only.
-double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
-  torch::NoGradGuard no_grad;
-  double total = 0;
-  for (const auto& p : params)
-    if (p.grad().defined()) total += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-  const double norm = std::sqrt(total);
-  if (max_norm > 0) {
-    const double coef = max_norm / (norm + 1e-6);
-    if (coef < 1)
-      for (const auto& p : params)
-        if (p.grad().defined()) p.grad().mul_(coef);
-  }
-  return norm;
 }
 
 // Whether a counter moving from `before` to `after` crossed a multiple of `every` (> 0).
