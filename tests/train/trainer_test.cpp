@@ -81,7 +81,7 @@ TEST_F(Trainer, TwoRanksEqualOneRank) {
 // A kill -9 in the middle of writing a checkpoint leaves the previous one, which resume auto uses.
 TEST_F(Trainer, KillDuringCheckpointWriteKeepsThePreviousOne) {
   const std::string a = run("killed");
-  auto r = run_gdpo("" + train_args(data_path(), a, "--train.max-steps 6"));
+  auto r = run_gdpo(train_args(data_path(), a, "--train.max-steps 6"));
   ASSERT_EQ(r.exit_code, 0);
   const std::string b = run("killed2");
   r = run_command_with_env("GDPO_FAULT_INJECT=kill-during-checkpoint:2",
