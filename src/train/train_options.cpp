@@ -1,5 +1,6 @@
 #include "gdpo/train/train_options.hpp"
 
+#include "gdpo/cli/checks.hpp"
 #include "gdpo/core/error.hpp"
 
 namespace gdpo::train {
@@ -41,31 +42,19 @@ void bind(cli::OptionSet& set, TrainOptions& o) {
       .add("export", &o.export_model,
            "best (the best evaluation's checkpoint) | last: the weights written to <run-dir>/model");
   set.validate([&o] {
-    auto positive = [](const char* name, double v) {
-      if (!(v > 0)) throw UsageError(std::string("--") + name + " must be positive, got " +
-                                     cli::option_value_text(v));
-    };
-    positive("train.lr", o.lr);
-    positive("train.batch-size", static_cast<double>(o.batch_size));
-    positive("train.grad-accum", static_cast<double>(o.grad_accum));
+    cli::require_positive("train.lr", o.lr);
+    cli::require_positive("train.batch-size", static_cast<double>(o.batch_size));
+    cli::require_positive("train.grad-accum", static_cast<double>(o.grad_accum));
     if (o.warmup_steps < 0) throw UsageError("--train.warmup-steps must be >= 0");
     if (o.max_grad_norm < 0) throw UsageError("--train.max-grad-norm must be >= 0");
     if (o.n_epochs < 1 && o.n_examples <= 0)
       throw UsageError("--train.n-epochs must be >= 1 when --train.n-examples is 0");
     if (o.keep_last < 1) throw UsageError("--train.keep-last must be >= 1");
-    if (o.precision != "fp32" && o.precision != "bf16")
-      throw UsageError("--train.precision must be fp32 or bf16, got '" + o.precision + "'");
-    if (o.reference != "cache" && o.reference != "online" && o.reference != "none")
-      throw UsageError("--train.reference must be cache, online or none, got '" + o.reference +
-                       "'");
-    if (o.reference_dtype != "fp32" && o.reference_dtype != "bf16")
-      throw UsageError("--train.reference-dtype must be fp32 or bf16, got '" +
-                       o.reference_dtype + "'");
-    if (o.export_model != "best" && o.export_model != "last")
-      throw UsageError("--train.export must be best or last, got '" + o.export_model + "'");
-    if (o.optimizer.kind != "rmsprop" && o.optimizer.kind != "adamw")
-      throw UsageError("--train.optimizer must be rmsprop or adamw, got '" + o.optimizer.kind +
-                       "'");
+    cli::require_one_of("train.precision", o.precision, {"fp32", "bf16"});
+    cli::require_one_of("train.reference", o.reference, {"cache", "online", "none"});
+    cli::require_one_of("train.reference-dtype", o.reference_dtype, {"fp32", "bf16"});
+    cli::require_one_of("train.export", o.export_model, {"best", "last"});
+    cli::require_one_of("train.optimizer", o.optimizer.kind, {"rmsprop", "adamw"});
   });
 }
 
@@ -81,8 +70,7 @@ void bind(cli::OptionSet& set, EvalOptions& o) {
       .add("mode", &o.mode, "min | max: whether a lower or higher metric is better")
       .flag("first-eval", &o.first_eval, "evaluate before the first step");
   set.validate([&o] {
-    if (o.mode != "min" && o.mode != "max")
-      throw UsageError("--eval.mode must be min or max, got '" + o.mode + "'");
+    cli::require_one_of("eval.mode", o.mode, {"min", "max"});
     if (o.batch_size < 1) throw UsageError("--eval.batch-size must be >= 1");
     if (o.patience < 0) throw UsageError("--eval.patience must be >= 0");
   });

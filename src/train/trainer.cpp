@@ -226,17 +226,16 @@ std::map<std::string, double> Trainer::Impl::train_step() {
   const double lr = warmup_lr(t.lr, t.warmup_steps, state.step);
   optimizer->step(lr);
 
-  acc.add("tokens", static_cast<double>(tokens), 1.0);
+  acc.add("count/tokens", static_cast<double>(tokens), 1.0);  // count/*: summed over ranks
   acc.all_reduce(comm);
   auto m = acc.result();
-  m.erase("tokens");
-  const double total_tokens = acc.result().at("tokens") * 1.0;
+  const double total_tokens = m.at("count/tokens");
+  m.erase("count/tokens");
   const double seconds = seconds_since(start);
   m["grad_norm"] = grad_norm;
   m["lr"] = lr;
   m["epoch"] = static_cast<double>(loader->sampler().cursor().epoch);
   m["examples_per_second"] = static_cast<double>(t.batch_size) / seconds;
-  // acc averaged "tokens" per micro-batch weight 1 then summed over ranks: undo to a total.
   m["tokens_per_second"] = total_tokens / seconds;
 
   state.step += 1;
