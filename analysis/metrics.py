@@ -64,7 +64,7 @@ def main():
         if os.path.exists(summary):
             with open(summary) as f:
                 s = json.load(f)
-            js = s.get("eval", {}).get("belief/js_distance")
+            js = s.get("eval", {}).get("belief.js_distance")
             print(f"# {run}: {s.get('loss_type')} exported {s.get('exported')} "
                   f"(step {s.get('step')}), eval JS distance {js}")
 

@@ -7,7 +7,7 @@ set -euo pipefail
 # Idle OpenMP threads must not spin against OpenBLAS's own threads (2-4x slower steps otherwise).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 cd "$(dirname "$0")/.."
-bash jobs/setup.sh
+GDPO_TARGET=gdpo bash jobs/setup.sh  # the binary only, not the test suite
 gdpo=build/gdpo
 out=${QUICKSTART_DIR:-runs/quickstart}
 mkdir -p "$out"

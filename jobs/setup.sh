@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what gdpo needs on Debian 12 (run as root, or with sudo), then configures and builds it
 # into build/. Idempotent: packages already present are not reinstalled.
+#   jobs/setup.sh                 everything (the binary and the test suite)
+#   GDPO_TARGET=gdpo jobs/setup.sh   only the binary (what jobs/quickstart.sh needs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +29,9 @@ fi
 
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)"
-echo "gdpo setup: built $BUILD_DIR/gdpo"
+if [ -n "${GDPO_TARGET:-}" ]; then
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target "$GDPO_TARGET"
+else
+  cmake --build "$BUILD_DIR" -j"$(nproc)"
+fi
+echo "gdpo setup: built $BUILD_DIR/${GDPO_TARGET:-gdpo and the tests}"

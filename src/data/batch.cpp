@@ -24,11 +24,8 @@ PairBatch PairBatch::slice(int64_t begin, int64_t end) const {
   out.belief_token_ids = belief_token_ids.slice(0, begin, end);
   out.belief_valid = belief_valid.slice(0, begin, end);
   out.target_probs = target_probs.slice(0, begin, end);
-  out.chosen_belief = chosen_belief.slice(0, begin, end);
-  out.rejected_belief = rejected_belief.slice(0, begin, end);
   out.chosen_is_majority = chosen_is_majority.slice(0, begin, end);
   out.example_index.assign(example_index.begin() + begin, example_index.begin() + end);
-  out.question_index.assign(question_index.begin() + begin, question_index.begin() + end);
   return out;
 }
 
@@ -37,7 +34,7 @@ PairBatch PairBatch::to(const torch::Device& device) const {
   PairBatch out = *this;
   for (auto* f : {&out.input_ids, &out.attention_mask, &out.prompt_len, &out.belief_len,
                   &out.seq_len, &out.belief_token_ids, &out.belief_valid, &out.target_probs,
-                  &out.chosen_belief, &out.rejected_belief, &out.chosen_is_majority})
+                  &out.chosen_is_majority})
     *f = mv(*f);
   return out;
 }

@@ -66,8 +66,7 @@ std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCo
       if (!skip_invalid) throw;
       skipped.add("malformed rows");
     } catch (const BadRow& b) {
-      if (!skip_invalid) throw InputError(path + ":" + std::to_string(line) + ": " + b.message);
-      skipped.add(b.reason);
+      skipped.skip_or_throw(skip_invalid, b.reason, path + ":" + std::to_string(line), b.message);
     }
   };
   if (first == '{') {  // JSON lines
@@ -324,8 +323,8 @@ Dataset build_opinion(const std::string& input_path, const OpinionBuildConfig& c
       }
       data.questions.push_back(std::move(q));
     } catch (const BadRow& b) {
-      if (!c.skip_invalid) throw InputError(input_path + ":" + std::to_string(row.line) + ": " + b.message);
-      data.skipped.add(b.reason);
+      data.skipped.skip_or_throw(c.skip_invalid, b.reason,
+                                 input_path + ":" + std::to_string(row.line), b.message);
     }
   }
   return data;

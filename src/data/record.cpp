@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/data/majority.hpp"
 #include "gdpo/data/text.hpp"
 #include "gdpo/io/atomic_file.hpp"
 
@@ -19,22 +20,13 @@ DatasetKind parse_kind(const std::string& text, const std::string& option) {
   GDPO_THROW(UsageError, option << ": unknown dataset kind '" << text << "' (opinion|review)");
 }
 
-PairMode parse_mode(const std::string& text, const std::string& option) {
-  if (text == "gdpo") return PairMode::kGdpo;
-  if (text == "dpo") return PairMode::kDpo;
-  GDPO_THROW(UsageError, option << ": unknown pair mode '" << text << "' (gdpo|dpo)");
-}
-
 const char* kind_name(DatasetKind kind) {
   return kind == DatasetKind::kOpinion ? "opinion" : "review";
 }
 const char* mode_name(PairMode mode) { return mode == PairMode::kGdpo ? "gdpo" : "dpo"; }
 
 int64_t Question::majority() const {
-  int64_t best = 0;
-  for (size_t k = 1; k < probabilities.size(); ++k)
-    if (probabilities[k] > probabilities[best]) best = static_cast<int64_t>(k);
-  return best;
+  return majority_belief(probabilities.begin(), probabilities.end());
 }
 
 Dataset Dataset::subset(const std::vector<int64_t>& question_indices) const {
@@ -292,9 +284,8 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
       }
       data.pairs.push_back(std::move(pair));
     } catch (const BadLine& b) {
-      if (!options.skip_invalid)
-        throw InputError(name + ":" + std::to_string(lineno) + ": " + b.message);
-      data.skipped.add(b.reason);
+      data.skipped.skip_or_throw(options.skip_invalid, b.reason, name + ":" + std::to_string(lineno),
+                                 b.message);
     }
   }
   if (in.bad()) throw InputError(name + ": read error");

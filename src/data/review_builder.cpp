@@ -51,8 +51,7 @@ std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, Ski
     out.push_back(std::move(r));
   };
   auto fail = [&](const BadReview& b, int64_t line) {
-    if (!skip_invalid) throw InputError(path + ":" + std::to_string(line) + ": " + b.message);
-    skipped.add(b.reason);
+    skipped.skip_or_throw(skip_invalid, b.reason, path + ":" + std::to_string(line), b.message);
   };
 
   std::string line;
@@ -137,8 +136,7 @@ std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, Ski
       const std::string key = line.substr(0, colon_end);
       fields[key] = colon == colon_end ? line.substr(colon + 2) : line.substr(colon_end + 1);
     } catch (const BadReview& b) {
-      if (!skip_invalid) throw InputError(path + ":" + std::to_string(n) + ": " + b.message);
-      skipped.add(b.reason);
+      skipped.skip_or_throw(skip_invalid, b.reason, path + ":" + std::to_string(n), b.message);
       fields.clear();
       bad_record = true;  // skip the rest of this review
     }

@@ -1,8 +1,11 @@
 #include "gdpo/data/sampler.hpp"
 
+#include "gdpo/data/majority.hpp"
+
 #include <numeric>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/data/majority.hpp"
 #include "gdpo/data/random.hpp"
 
 namespace gdpo::data {
@@ -93,8 +96,6 @@ PairBatch make_batch(const TokenizedPairs& d, const std::vector<int64_t>& pairs)
   out.belief_token_ids = torch::zeros({b, k_max}, i64);
   out.belief_valid = torch::zeros({b, k_max}, torch::kBool);
   out.target_probs = torch::zeros({b, k_max}, torch::kFloat32);
-  out.chosen_belief = torch::empty({b}, i64);
-  out.rejected_belief = torch::empty({b}, i64);
   out.chosen_is_majority = torch::empty({b}, torch::kBool);
   auto ids = out.input_ids.accessor<int64_t, 2>();
   auto mask = out.attention_mask.accessor<int64_t, 2>();
@@ -104,8 +105,6 @@ PairBatch make_batch(const TokenizedPairs& d, const std::vector<int64_t>& pairs)
   auto btok = out.belief_token_ids.accessor<int64_t, 2>();
   auto bval = out.belief_valid.accessor<bool, 2>();
   auto prob = out.target_probs.accessor<float, 2>();
-  auto cho = out.chosen_belief.accessor<int64_t, 1>();
-  auto rej = out.rejected_belief.accessor<int64_t, 1>();
   auto maj = out.chosen_is_majority.accessor<bool, 1>();
   for (int64_t j = 0; j < b; ++j) {
     const int64_t i = pairs[j];
@@ -121,18 +120,14 @@ PairBatch make_batch(const TokenizedPairs& d, const std::vector<int64_t>& pairs)
       slen[row] = d.row_length[r];
     }
     const int64_t q = d.pair_question[i], off = d.question_offset[q], k = d.beliefs(q);
-    int64_t best = 0;
     for (int64_t x = 0; x < k; ++x) {
       btok[j][x] = d.belief_token[off + x];
       bval[j][x] = true;
       prob[j][x] = d.belief_prob[off + x];
-      if (d.belief_prob[off + x] > d.belief_prob[off + best]) best = x;
     }
-    cho[j] = d.pair_chosen[i];
-    rej[j] = d.pair_rejected[i];
-    maj[j] = d.pair_chosen[i] == best;
+    const auto probs = d.belief_prob.begin() + off;
+    maj[j] = d.pair_chosen[i] == majority_belief(probs, probs + k);
     out.example_index.push_back(i);
-    out.question_index.push_back(q);
   }
   return out;
 }

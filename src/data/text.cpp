@@ -1,7 +1,5 @@
 #include "gdpo/data/text.hpp"
 
-#include <cstdio>
-
 namespace gdpo::data {
 
 size_t find_invalid_utf8(std::string_view s) {
@@ -39,20 +37,6 @@ std::string_view trim(std::string_view s) {
   const size_t b = s.find_first_not_of(ws);
   if (b == std::string_view::npos) return {};
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-uint64_t fnv1a64(std::string_view bytes, uint64_t h) {
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 }  // namespace gdpo::data

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "gdpo/core/error.hpp"
-#include "gdpo/data/text.hpp"
+#include "gdpo/core/hash.hpp"
 #include "gdpo/io/atomic_file.hpp"
 
 namespace gdpo::data {
@@ -39,9 +39,10 @@ TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& t
   out.pad_id = tok.eos_id();
   out.skipped = data.skipped;
   const int64_t eos = tok.eos_id();
-  auto where = [&](int64_t line) {
-    return data.source + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": ";
+  auto place = [&](int64_t line) {  // "file:line", or "file" for a pair without a line
+    return data.source + (line > 0 ? ":" + std::to_string(line) : std::string());
   };
+  auto where = [&](int64_t line) { return place(line) + ": "; };
 
   // Per question: the belief tokens, the prompt ids and each belief span's ids.
   std::vector<std::vector<int64_t>> prompt_ids(data.questions.size());
@@ -117,8 +118,7 @@ TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& t
       out.pair_chosen.push_back(static_cast<int32_t>(p.chosen));
       out.pair_rejected.push_back(static_cast<int32_t>(p.rejected));
     } catch (const BadPair& b) {
-      if (!options.skip_invalid) throw InputError(where(p.line) + b.message);
-      out.skipped.add(b.reason);
+      out.skipped.skip_or_throw(options.skip_invalid, b.reason, place(p.line), b.message);
     }
   }
   return out;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/hash.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/dist/mpi_communicator.hpp"
 #include "gdpo/dist/single_process_communicator.hpp"
@@ -42,12 +43,9 @@ std::string describe(const torch::Tensor& t) {
 
 // Shape as one number (FNV-1a), kept below 2^62 so that it can be negated.
 int64_t shape_hash(const torch::Tensor& t) {
-  uint64_t h = 1469598103934665603ull;
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    h ^= static_cast<uint64_t>(t.size(d));
-    h *= 1099511628211ull;
-  }
-  return static_cast<int64_t>(h >> 2);
+  Fnv1a h;
+  for (int64_t d = 0; d < t.dim(); ++d) h.add(static_cast<uint64_t>(t.size(d)));
+  return static_cast<int64_t>(h.value() >> 2);
 }
 
 std::vector<std::string> split_lines(const std::string& text) {

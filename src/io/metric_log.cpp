@@ -37,25 +37,21 @@ H5Handle access_plist(const std::string& path, bool clear_status_flags) {
   return fapl;
 }
 
-// Table and (flattened) metric names are single, non-empty HDF5 names.
+// Table and metric names are single, non-empty HDF5 names: no '/' ("loss.calibration").
 void check_name(const std::string& kind, const std::string& name) {
   bool ok = !name.empty() && name.find('/') == std::string::npos;
   GDPO_CHECK(ok && name != "." && name != "..",
              "invalid metric " << kind << " name '" << name << "'");
 }
 
-// Appends the datasets below `group` to `out`, named by their path below the table ("loss",
-// "belief/js_distance"); `where` ("train" or "train/belief") names `group` in messages.
-void collect_columns(hid_t group, const std::string& prefix, const std::string& where,
-                     const std::string& path, std::vector<std::pair<std::string, H5Handle>>& out) {
+// Appends the datasets of the table `group` to `out`, by name ("loss", "belief.js_distance");
+// `where` ("train") names `group` in messages.
+void collect_columns(hid_t group, const std::string& where, const std::string& path,
+                     std::vector<std::pair<std::string, H5Handle>>& out) {
   for (const std::string& child : h5::child_names(group, path, where)) {
     H5Handle obj(
         GDPO_H5(H5Oopen(group, child.c_str(), H5P_DEFAULT), "open", path, where + "/" + child));
-    std::string name = prefix.empty() ? child : prefix + "/" + child;
-    if (H5Iget_type(obj.get()) == H5I_GROUP)
-      collect_columns(obj.get(), name, where + "/" + child, path, out);
-    else if (H5Iget_type(obj.get()) == H5I_DATASET)
-      out.emplace_back(name, std::move(obj));
+    if (H5Iget_type(obj.get()) == H5I_DATASET) out.emplace_back(child, std::move(obj));
   }
 }
 
@@ -189,7 +185,7 @@ void MetricLog::load_tables() {
     Table table;
     hsize_t rows = std::numeric_limits<hsize_t>::max();
     std::vector<std::pair<std::string, H5Handle>> columns;
-    collect_columns(group.get(), "", name, path_, columns);
+    collect_columns(group.get(), name, path_, columns);
     for (auto& [column, ds] : columns) {
       rows = std::min(rows, length(ds.get(), path_, name + "/" + column));
       (column == "step" ? table.step : table.metrics[column]) = std::move(ds);
@@ -240,13 +236,7 @@ void MetricLog::create_columns(const std::string& name,
 void MetricLog::append(const std::string& table, int64_t step,
                        const std::map<std::string, double>& given) {
   check_name("table", table);
-  // Flat columns: "loss/calibration" is stored as "loss.calibration" (beside "loss").
-  std::map<std::string, double> values;
-  for (const auto& [name, value] : given) {
-    std::string flat = name;
-    std::replace(flat.begin(), flat.end(), '/', '.');
-    values[flat] = value;
-  }
+  const std::map<std::string, double>& values = given;
   auto found = tables_.find(table);
   for (const auto& [metric, value] : values) {
     check_name("", metric);
@@ -329,7 +319,7 @@ std::map<std::string, std::vector<double>> read_once(const std::string& path,
   std::map<std::string, std::vector<double>> columns;
   size_t rows = std::numeric_limits<size_t>::max();
   std::vector<std::pair<std::string, H5Handle>> datasets;
-  collect_columns(group.get(), "", table, path, datasets);
+  collect_columns(group.get(), table, path, datasets);
   for (auto& [column, ds] : datasets) {
     std::string where = table + "/" + column;
     std::vector<double> values = read_column<double>(ds.get(), H5T_NATIVE_DOUBLE,

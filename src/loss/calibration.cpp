@@ -20,11 +20,4 @@ torch::Tensor calibration_kl(const torch::Tensor& belief_logps, const torch::Ten
   return torch::where(used, terms, torch::zeros_like(terms)).sum(1);
 }
 
-torch::Tensor belief_prob_sum(const torch::Tensor& belief_logps, const torch::Tensor& valid) {
-  GDPO_CHECK(
-      valid.sizes() == belief_logps.sizes(),
-      "validity " << valid.sizes() << " does not match belief log-probs " << belief_logps.sizes());
-  return belief_logps.exp().masked_fill(valid.to(torch::kBool).logical_not(), 0).sum(1);
-}
-
 }  // namespace gdpo::loss

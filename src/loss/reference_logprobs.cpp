@@ -3,8 +3,7 @@
 namespace gdpo::loss {
 
 ReferenceLogprobs::ReferenceLogprobs(const SequenceLogprobs& seq)
-    : belief(seq.belief.detach()),
-      after_belief(seq.after_belief.detach()),
+    : after_belief(seq.after_belief.detach()),
       response(seq.response.detach()) {}
 
 ReferenceLogprobs reference_logprobs(const torch::Tensor& hidden,

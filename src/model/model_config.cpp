@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -11,8 +12,9 @@
 #include <set>
 #include <sstream>
 
-#include "gdpo/cli/options.hpp"
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/format.hpp"
+#include "gdpo/io/ini_file.hpp"
 
 namespace gdpo::model {
 
@@ -281,40 +283,105 @@ std::string hf_config_json(const ModelConfig& c) {
 // ------------------------------------------------------------------------------------------------
 // gdpo INI files
 
+namespace {
+
+// The keys of [model]; the first six are required.
+const std::vector<std::string>& ini_keys() {
+  static const std::vector<std::string> keys = {
+      "family",               // gpt2 | gpt_neox
+      "vocab-size",           // vocabulary size
+      "max-positions",        // maximum sequence length
+      "hidden-size",          // model width
+      "layers",               // transformer blocks
+      "heads",                // attention heads
+      "intermediate-size",    // MLP width (0: 4 x hidden-size)
+      "layer-norm-eps",       // layer norm epsilon
+      "rotary-pct",           // gpt_neox: rotated fraction of each head
+      "rotary-base",          // gpt_neox: RoPE base
+      "parallel-residual",    // gpt_neox: parallel attention + MLP
+      "tie-word-embeddings",  // output = token embedding (default: gpt2 true, gpt_neox false)
+      "bos-id",               // beginning-of-text id (default: gpt2 vocab-1, gpt_neox 0)
+      "eos-id",               // end-of-text id (default: gpt2 vocab-1, gpt_neox 0)
+      "activation"};          // gelu_new (gpt2 default) | gelu (gpt_neox default) | ...
+  return keys;
+}
+constexpr size_t kRequiredIniKeys = 6;
+
+std::string ini_key_list() {
+  std::string list;
+  for (const auto& k : ini_keys()) list += (list.empty() ? "" : ", ") + k;
+  return list;
+}
+
+}  // namespace
+
 ModelConfig read_config_ini(const std::string& path) {
-  ModelConfig c;
-  std::string family, activation;
-  int64_t intermediate = 0, bos = -1, eos = -1;
-  bool tie = true;
-  cli::OptionSet set("model config '" + path + "'", "a model shape");
-  set.group("model")
-      .required("family", &family, "gpt2 | gpt_neox")
-      .required("vocab-size", &c.vocab_size, "vocabulary size")
-      .required("max-positions", &c.max_positions, "maximum sequence length")
-      .required("hidden-size", &c.hidden_size, "model width")
-      .required("layers", &c.n_layers, "transformer blocks")
-      .required("heads", &c.n_heads, "attention heads")
-      .add("intermediate-size", &intermediate, "MLP width (0: 4 x hidden-size)")
-      .add("layer-norm-eps", &c.layer_norm_eps, "layer norm epsilon")
-      .add("rotary-pct", &c.rotary_pct, "gpt_neox: rotated fraction of each head")
-      .add("rotary-base", &c.rotary_base, "gpt_neox: RoPE base")
-      .flag("parallel-residual", &c.use_parallel_residual, "gpt_neox: parallel attention + MLP")
-      .flag("tie-word-embeddings", &tie, "output projection = token embedding (default: gpt2 "
-                                         "true, gpt_neox false)")
-      .add("bos-id", &bos, "beginning-of-text id (default: gpt2 vocab-1, gpt_neox 0)")
-      .add("eos-id", &eos, "end-of-text id (default: gpt2 vocab-1, gpt_neox 0)")
-      .add("activation", &activation, "gelu_new (gpt2 default) | gelu (gpt_neox default) | ...");
   if (!fs::is_regular_file(path))
     GDPO_THROW(UsageError, "model config '" << path << "' does not exist");
-  set.parse({"--config", path});
   const std::string where = "model config '" + path + "'";
-  c.family = parse_family(family, where);
-  const bool gpt2 = c.family == Family::kGpt2;
-  c.intermediate_size = intermediate > 0 ? intermediate : 4 * c.hidden_size;
-  c.tie_word_embeddings = set.given("model.tie-word-embeddings") ? tie : gpt2;
-  c.bos_token_id = bos >= 0 ? bos : (gpt2 ? c.vocab_size - 1 : 0);
-  c.eos_token_id = eos >= 0 ? eos : (gpt2 ? c.vocab_size - 1 : 0);
-  c.activation = !activation.empty() ? activation : (gpt2 ? "gelu_new" : "gelu");
+  ModelConfig c;
+  // A model config is configuration, not input data: its mistakes are usage errors (exit code 2).
+  try {
+    const io::IniFile ini = io::IniFile::read(path);
+    for (const auto& s : ini.sections()) {
+      if (s.name.empty())
+        GDPO_THROW(UsageError, ini.where(s.entries.front().line)
+                                   << ": key '" << s.entries.front().key
+                                   << "' outside a section (a model config has only [model])");
+      if (s.name != "model")
+        GDPO_THROW(UsageError, ini.where(s.line) << ": unknown section [" << s.name << "]"
+                                                 << (s.entries.empty()
+                                                         ? std::string()
+                                                         : " (key '" + s.entries.front().key + "')")
+                                                 << "; a model config has only [model]");
+      for (const auto& e : s.entries)
+        if (std::find(ini_keys().begin(), ini_keys().end(), e.key) == ini_keys().end())
+          GDPO_THROW(UsageError, ini.where(e.line) << ": unknown key '" << e.name()
+                                                   << "' (known: " << ini_key_list() << ")");
+    }
+    const io::IniSection* model = ini.section("model");
+    if (!model)
+      GDPO_THROW(UsageError, path << ": no [model] section (a model config needs model."
+                                  << ini_keys()[0] << " and more)");
+    for (size_t k = 0; k < kRequiredIniKeys; ++k)
+      if (!model->find(ini_keys()[k]))
+        GDPO_THROW(UsageError, ini.where(model->line) << ": [model] lacks the required key 'model."
+                                                      << ini_keys()[k] << "'");
+
+    auto integer = [&](const char* key, int64_t fallback) {
+      const io::IniEntry* e = model->find(key);
+      return e ? ini.integer(*e) : fallback;
+    };
+    auto number = [&](const char* key, double fallback) {
+      const io::IniEntry* e = model->find(key);
+      return e ? ini.number(*e) : fallback;
+    };
+    const io::IniEntry* family = model->find("family");
+    c.family = parse_family(family->value, ini.where(family->line));
+    const bool gpt2 = c.family == Family::kGpt2;
+    c.vocab_size = integer("vocab-size", 0);
+    c.max_positions = integer("max-positions", 0);
+    c.hidden_size = integer("hidden-size", 0);
+    c.n_layers = integer("layers", 0);
+    c.n_heads = integer("heads", 0);
+    const int64_t intermediate = integer("intermediate-size", 0);
+    c.intermediate_size = intermediate > 0 ? intermediate : 4 * c.hidden_size;
+    c.layer_norm_eps = number("layer-norm-eps", c.layer_norm_eps);
+    c.rotary_pct = number("rotary-pct", c.rotary_pct);
+    c.rotary_base = number("rotary-base", c.rotary_base);
+    if (const io::IniEntry* e = model->find("parallel-residual"))
+      c.use_parallel_residual = ini.boolean(*e);
+    const io::IniEntry* tie = model->find("tie-word-embeddings");
+    c.tie_word_embeddings = tie ? ini.boolean(*tie) : gpt2;
+    const int64_t bos = integer("bos-id", -1), eos = integer("eos-id", -1);
+    c.bos_token_id = bos >= 0 ? bos : (gpt2 ? c.vocab_size - 1 : 0);
+    c.eos_token_id = eos >= 0 ? eos : (gpt2 ? c.vocab_size - 1 : 0);
+    const io::IniEntry* activation = model->find("activation");
+    c.activation = activation && !activation->value.empty() ? activation->value
+                                                            : (gpt2 ? "gelu_new" : "gelu");
+  } catch (const InputError& e) {
+    throw UsageError(e.what());
+  }
   c.name = path;
   c.validate(where);
   return c;
@@ -327,10 +394,10 @@ std::string config_ini_text(const ModelConfig& c) {
       << "\nmax-positions = " << c.max_positions << "\nhidden-size = " << c.hidden_size
       << "\nlayers = " << c.n_layers << "\nheads = " << c.n_heads
       << "\nintermediate-size = " << c.intermediate_size
-      << "\nlayer-norm-eps = " << cli::option_value_text(c.layer_norm_eps);
+      << "\nlayer-norm-eps = " << shortest_text(c.layer_norm_eps);
   if (c.family == Family::kGptNeox)
-    out << "\nrotary-pct = " << cli::option_value_text(c.rotary_pct)
-        << "\nrotary-base = " << cli::option_value_text(c.rotary_base)
+    out << "\nrotary-pct = " << shortest_text(c.rotary_pct)
+        << "\nrotary-base = " << shortest_text(c.rotary_base)
         << "\nparallel-residual = " << (c.use_parallel_residual ? "true" : "false");
   out << "\ntie-word-embeddings = " << (c.tie_word_embeddings ? "true" : "false")
       << "\nbos-id = " << c.bos_token_id << "\neos-id = " << c.eos_token_id

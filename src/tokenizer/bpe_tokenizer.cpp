@@ -6,8 +6,8 @@
 #include <queue>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/hash.hpp"
 #include "gdpo/tokenizer/byte_level.hpp"
-#include "gdpo/tokenizer/fingerprint.hpp"
 #include "gdpo/tokenizer/unicode_nfc.hpp"
 
 namespace gdpo::tokenizer {
@@ -127,7 +127,7 @@ BpeTokenizer::BpeTokenizer(const BpeSpec& spec)
   pairs_.build(entries);
 
   // Fingerprint: the rules as loaded, before added tokens take over their ids.
-  Fingerprint fp;
+  Fnv1a fp;
   fp.add("gdpo.tokenizer.bpe.v1").add(uint64_t(normalizer_ == Normalizer::kNfc));
   fp.add(uint64_t(token_bytes_.size()));
   for (size_t id = 0; id < token_bytes_.size(); ++id)

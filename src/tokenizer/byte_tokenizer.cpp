@@ -1,7 +1,7 @@
 #include "gdpo/tokenizer/byte_tokenizer.hpp"
 
 #include "gdpo/core/error.hpp"
-#include "gdpo/tokenizer/fingerprint.hpp"
+#include "gdpo/core/hash.hpp"
 
 namespace gdpo::tokenizer {
 
@@ -48,7 +48,7 @@ std::optional<int64_t> ByteTokenizer::token_to_id(const std::string& token) cons
 }
 
 std::string ByteTokenizer::fingerprint() const {
-  return Fingerprint().add("gdpo.tokenizer.bytes.v1").add(kEndOfTextText).hex();
+  return Fnv1a().add("gdpo.tokenizer.bytes.v1").add(kEndOfTextText).hex();
 }
 
 }  // namespace gdpo::tokenizer

@@ -8,7 +8,7 @@ namespace {
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
-bool is_count(const std::string& name) { return name.rfind("count/", 0) == 0; }
+bool is_count(const std::string& name) { return name.rfind("count.", 0) == 0; }
 }  // namespace
 
 void MetricAccumulator::add(const std::string& name, double mean, double weight) {
@@ -24,8 +24,8 @@ void MetricAccumulator::add(const std::map<std::string, torch::Tensor>& metrics,
     auto it = metrics.find(key);
     return it == metrics.end() ? 0.0 : it->second.item<double>();
   };
-  const double majority = value("count/majority");
-  const double minority = value("count/minority");
+  const double majority = value("count.majority");
+  const double minority = value("count.minority");
   for (const auto& [name, tensor] : metrics) {
     const double v = tensor.item<double>();
     if (is_count(name))

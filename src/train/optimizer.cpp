@@ -7,6 +7,10 @@
 
 namespace gdpo::train {
 
+const char* optimizer_kind_name(OptimizerKind kind) {
+  return kind == OptimizerKind::kRmsprop ? "rmsprop" : "adamw";
+}
+
 namespace {
 
 // Shared by both optimizers: per-parameter state slots created lazily as zeros (in fp32, the master
@@ -64,7 +68,7 @@ class RMSprop final : public SlotOptimizer {
  public:
   RMSprop(const OptimizerConfig& c, std::vector<NamedParameter> params)
       : SlotOptimizer(std::move(params), {"square_avg"}), c_(c) {}
-  std::string kind() const override { return "rmsprop"; }
+  std::string kind() const override { return optimizer_kind_name(OptimizerKind::kRmsprop); }
 
   void step(double lr) override {
     torch::NoGradGuard no_grad;
@@ -88,7 +92,7 @@ class AdamW final : public SlotOptimizer {
  public:
   AdamW(const OptimizerConfig& c, std::vector<NamedParameter> params)
       : SlotOptimizer(std::move(params), {"exp_avg", "exp_avg_sq"}), c_(c) {}
-  std::string kind() const override { return "adamw"; }
+  std::string kind() const override { return optimizer_kind_name(OptimizerKind::kAdamw); }
 
   // torch.optim.AdamW: decoupled weight decay, bias-corrected moments.
   void step(double lr) override {
@@ -118,9 +122,11 @@ class AdamW final : public SlotOptimizer {
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
                                           std::vector<NamedParameter> params) {
-  if (config.kind == "rmsprop") return std::make_unique<RMSprop>(config, std::move(params));
-  if (config.kind == "adamw") return std::make_unique<AdamW>(config, std::move(params));
-  throw UsageError("--train.optimizer must be rmsprop or adamw, got '" + config.kind + "'");
+  switch (config.kind) {
+    case OptimizerKind::kRmsprop: return std::make_unique<RMSprop>(config, std::move(params));
+    case OptimizerKind::kAdamw: return std::make_unique<AdamW>(config, std::move(params));
+  }
+  throw Error("unknown optimizer kind");
 }
 
 }  // namespace gdpo::train

@@ -1,52 +1,24 @@
 #include "gdpo/train/reference_cache.hpp"
 
-#include <cstdio>
 #include <filesystem>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/hash.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/data/sampler.hpp"
 #include "gdpo/io/hdf5_file.hpp"
 
 namespace gdpo::train {
 
-namespace {
-
-struct Fnv1a {
-  uint64_t h = 1469598103934665603ull;
-  void add(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
-  }
-  template <class T>
-  void add(const std::vector<T>& v) {
-    const uint64_t n = v.size();
-    add(&n, sizeof n);
-    add(v.data(), v.size() * sizeof(T));
-  }
-  void add(const std::string& s) { add(s.data(), s.size()); }
-  std::string hex() const {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
-  }
-};
-
-}  // namespace
-
 loss::ReferenceLogprobs ReferenceTable::lookup(const std::vector<int64_t>& pairs) const {
   GDPO_CHECK(values_.defined(), "the reference table is empty");
   auto index = torch::tensor(pairs, torch::kInt64);
   GDPO_CHECK(index.numel() == 0 || index.max().item<int64_t>() < values_.size(0),
              "pair index outside the reference table of " << values_.size(0) << " pairs");
-  auto rows = values_.index_select(0, index);  // [B, 6]
+  auto rows = values_.index_select(0, index);  // [B, kColumns]
   loss::ReferenceLogprobs ref;
-  ref.belief = torch::cat({rows.select(1, 0), rows.select(1, 3)});
-  ref.after_belief = torch::cat({rows.select(1, 1), rows.select(1, 4)});
-  ref.response = torch::cat({rows.select(1, 2), rows.select(1, 5)});
+  ref.after_belief = torch::cat({rows.select(1, 0), rows.select(1, 2)});
+  ref.response = torch::cat({rows.select(1, 1), rows.select(1, 3)});
   return ref;
 }
 
@@ -55,9 +27,9 @@ std::string weights_fingerprint(const model::CausalLM& model) {
   for (const auto& [name, tensor] : model.hf_state_dict()) {
     f.add(name);
     f.add(std::string(c10::toString(tensor.scalar_type())));
-    for (auto d : tensor.sizes()) f.add(&d, sizeof d);
+    for (auto d : tensor.sizes()) f.add(static_cast<uint64_t>(d));
     auto t = tensor.detach().contiguous().cpu();
-    f.add(t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
+    f.add_bytes(t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
   }
   return f.hex();
 }
@@ -74,7 +46,7 @@ std::string pairs_fingerprint(const data::TokenizedPairs& p) {
   f.add(p.question_offset);
   f.add(p.belief_token);
   f.add(p.belief_prob);
-  f.add(&p.pad_id, sizeof p.pad_id);
+  f.add(static_cast<uint64_t>(p.pad_id));
   return f.hex();
 }
 
@@ -87,7 +59,7 @@ ReferenceTable compute_reference_table(model::CausalLM& reference,
   const int world = comm.world_size();
   const int64_t per_rank = (n + world - 1) / world;
   // Rank r takes pairs r, r + world, r + 2 world, ...; rows past the end stay zero.
-  auto local = torch::zeros({per_rank, 6}, torch::kFloat64);
+  auto local = torch::zeros({per_rank, ReferenceTable::kColumns}, torch::kFloat64);
   std::vector<int64_t> mine;
   for (int64_t i = comm.rank(); i < n; i += world) mine.push_back(i);
   const auto device = reference.output_weight().device();
@@ -98,16 +70,18 @@ ReferenceTable compute_reference_table(model::CausalLM& reference,
     auto hidden = reference.hidden_states(batch.input_ids, batch.attention_mask);
     auto sums = loss::reference_logprobs(hidden, reference.output_weight(), batch, chunk_rows);
     const int64_t b = static_cast<int64_t>(idx.size());
-    auto cols = torch::stack({sums.belief.narrow(0, 0, b), sums.after_belief.narrow(0, 0, b),
-                              sums.response.narrow(0, 0, b), sums.belief.narrow(0, b, b),
+    auto cols = torch::stack({sums.after_belief.narrow(0, 0, b), sums.response.narrow(0, 0, b),
                               sums.after_belief.narrow(0, b, b), sums.response.narrow(0, b, b)},
                              1)
                     .to(torch::kCPU, torch::kFloat64);
     local.narrow(0, static_cast<int64_t>(begin), b).copy_(cols);
   }
-  auto gathered = comm.all_gather(local);  // [world, per_rank, 6]
+  auto gathered = comm.all_gather(local);  // [world, per_rank, kColumns]
   // Pair i lives at gathered[i % world][i / world].
-  auto table = gathered.transpose(0, 1).reshape({per_rank * world, 6}).narrow(0, 0, n).clone();
+  auto table = gathered.transpose(0, 1)
+                   .reshape({per_rank * world, ReferenceTable::kColumns})
+                   .narrow(0, 0, n)
+                   .clone();
   return ReferenceTable(table);
 }
 
@@ -123,7 +97,8 @@ ReferenceTable load_or_compute_reference(const std::string& cache_path,
       auto f = io::H5File::open_read(cache_path);
       const std::string stored = f.string_attr("/", "fingerprint");
       if (stored == fingerprint) {
-        auto values = f.read_tensor("logps", torch::kFloat64, {pairs.pairs(), 6});
+        auto values =
+            f.read_tensor("logps", torch::kFloat64, {pairs.pairs(), ReferenceTable::kColumns});
         log::info("reference log-probs: using the cache ", cache_path);
         return ReferenceTable(values);
       }
@@ -138,8 +113,7 @@ ReferenceTable load_or_compute_reference(const std::string& cache_path,
     io::write_h5_atomic(cache_path, [&](io::H5File& f) {
       f.set_attr("/", "fingerprint", fingerprint);
       f.set_attr("/", "columns",
-                 "chosen_belief,chosen_after_belief,chosen_response,rejected_belief,"
-                 "rejected_after_belief,rejected_response");
+                 "chosen_after_belief,chosen_response,rejected_after_belief,rejected_response");
       f.write_tensor("logps", table.values());
     });
   }

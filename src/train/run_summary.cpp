@@ -61,7 +61,7 @@ nlohmann::json read_summary(const std::string& run_dir) {
   }
 }
 
-double json_number(const nlohmann::json& j, const char* key) {
+double json_number(const nlohmann::json& j, const std::string& key) {
   auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<double>() : std::nan("");
 }
@@ -155,10 +155,13 @@ void describe_run(const std::string& run_dir, std::ostream& out) {
 }
 
 void compare_runs(const std::vector<std::string>& run_dirs, std::ostream& out) {
-  out << std::left << std::setw(28) << "run" << std::right << std::setw(8) << "loss"
-      << std::setw(8) << "steps" << std::setw(10) << "model" << std::setw(12) << "eval loss"
-      << std::setw(14) << "JS distance" << std::setw(12) << "belief mass" << std::setw(12)
-      << "pref. acc" << "\n";
+  // The final evaluation's metrics, under the names they have everywhere else.
+  const std::vector<std::string> cols = {"loss", "belief.js_distance", "belief.prob_sum",
+                                         "rewards.accuracy"};
+  out << std::left << std::setw(28) << "run" << std::right << std::setw(8) << "type"
+      << std::setw(8) << "steps" << std::setw(10) << "model";
+  for (const auto& c : cols) out << std::setw(20) << c;
+  out << "\n";
   for (const auto& dir : run_dirs) {
     auto s = read_summary(dir);
     if (s.empty()) throw InputError("'" + dir + "' has no summary.json (unfinished run?)");
@@ -172,11 +175,9 @@ void compare_runs(const std::vector<std::string>& run_dirs, std::ostream& out) {
     if (name.empty()) name = dir;
     out << std::left << std::setw(28) << name << std::right << std::setw(8)
         << s.value("loss_type", std::string("?")) << std::setw(8) << s.value("step", 0)
-        << std::setw(10) << exported << std::setw(12)
-        << number(json_number(eval, "loss")) << std::setw(14)
-        << number(json_number(eval, "belief/js_distance")) << std::setw(12)
-        << number(json_number(eval, "belief/prob_sum")) << std::setw(12)
-        << number(json_number(eval, "rewards/accuracy")) << "\n";
+        << std::setw(10) << exported;
+    for (const auto& c : cols) out << std::setw(20) << number(json_number(eval, c));
+    out << "\n";
   }
 }
 

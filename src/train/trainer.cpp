@@ -15,17 +15,13 @@
 #include "gdpo/data/sampler.hpp"
 #include "gdpo/io/atomic_file.hpp"
 #include "gdpo/io/metric_log.hpp"
-#include "gdpo/loss/js_distance.hpp"
 #include "gdpo/loss/objective.hpp"
 #include "gdpo/model/model_factory.hpp"
-#include "gdpo/train/autocast.hpp"
 #include "gdpo/train/fault_injection.hpp"
-#include "gdpo/train/gradient_clip.hpp"
-#include "gdpo/train/gradient_sync.hpp"
-#include "gdpo/train/lr_schedule.hpp"
 #include "gdpo/train/metric_accumulator.hpp"
 #include "gdpo/train/reference_cache.hpp"
 #include "gdpo/train/stop_signal.hpp"
+#include "gdpo/train/train_step.hpp"
 
 namespace gdpo::train {
 
@@ -60,10 +56,7 @@ struct Trainer::Impl {
   torch::Device device;
   int64_t micro = 0;        // pairs per micro-batch on this rank
   int64_t total_steps = 0;  // optimizer steps of the whole run
-  std::vector<std::pair<std::string, torch::Tensor>> named_params;
-  std::vector<torch::Tensor> params;
-  std::unique_ptr<Optimizer> optimizer;
-  std::unique_ptr<GradientSync> sync;
+  std::unique_ptr<TrainStep> step;
   std::unique_ptr<data::PairLoader> loader;
   ReferenceTable train_ref, eval_ref;
   model::CausalLMPtr online_ref;
@@ -80,7 +73,9 @@ struct Trainer::Impl {
         device(in.policy->output_weight().device()),
         checkpoints(in.train.run_dir) {}
 
-  bool needs_reference() const { return loss::needs_reference(in.loss) && in.train.reference != "none"; }
+  bool needs_reference() const {
+    return loss::needs_reference(in.loss) && in.train.reference != ReferenceMode::kNone;
+  }
 
   void setup();
   void prepare_reference();
@@ -105,14 +100,7 @@ void Trainer::Impl::setup() {
                                  : t.n_epochs * per_epoch;
   if (t.max_steps > 0) total_steps = std::min(total_steps, t.max_steps);
 
-  named_params = in.policy->hf_state_dict();
-  for (auto& [name, p] : named_params) {
-    GDPO_CHECK(p.is_floating_point(), "parameter " << name << " is not floating point");
-    p.requires_grad_(true);
-    params.push_back(p);
-  }
-  optimizer = make_optimizer(t.optimizer, named_params);
-  sync = std::make_unique<GradientSync>(in.comm, params);
+  step = std::make_unique<TrainStep>(*in.policy, t, in.loss, in.comm);
   loader = std::make_unique<data::PairLoader>(*in.train_data, t.batch_size, comm.rank(),
                                               comm.world_size(), static_cast<uint64_t>(t.seed));
   state.dataset_size = in.train_data->pairs();
@@ -141,7 +129,7 @@ void Trainer::Impl::resume_if_asked() {
     path = r;
   }
   if (!path) return;
-  auto content = load_checkpoint(*path, in.policy.get(), optimizer.get());
+  auto content = load_checkpoint(*path, in.policy.get(), &step->optimizer());
   if (content.state.dataset_size != in.train_data->pairs())
     throw InputError("checkpoint '" + *path + "' was trained on " +
                      std::to_string(content.state.dataset_size) + " pairs but the data has " +
@@ -160,7 +148,7 @@ void Trainer::Impl::resume_if_asked() {
 void Trainer::Impl::prepare_reference() {
   if (!needs_reference()) return;
   const auto& t = in.train;
-  if (t.reference == "online") {
+  if (t.reference == ReferenceMode::kOnline) {
     online_ref = in.make_reference();
     online_ref->eval();
     return;
@@ -174,7 +162,7 @@ void Trainer::Impl::prepare_reference() {
   reference_fp = weights;
   const int64_t batch = std::max<int64_t>(1, in.eval.batch_size / comm.world_size());
   auto key = [&](const data::TokenizedPairs& d) {
-    return weights + "-" + pairs_fingerprint(d) + "-" + t.reference_dtype;
+    return weights + "-" + pairs_fingerprint(d) + "-" + precision_name(t.reference_dtype);
   };
   const fs::path dir = t.run_dir;
   train_ref = load_or_compute_reference((dir / "reference_train.h5").string(), key(*in.train_data),
@@ -193,7 +181,6 @@ loss::ReferenceLogprobs Trainer::Impl::reference_for(const data::PairBatch& batc
                                     in.loss.logprob_chunk);
   }
   auto ref = (eval ? eval_ref : train_ref).lookup(batch.example_index);
-  ref.belief = ref.belief.to(device);
   ref.after_belief = ref.after_belief.to(device);
   ref.response = ref.response.to(device);
   return ref;
@@ -202,41 +189,13 @@ loss::ReferenceLogprobs Trainer::Impl::reference_for(const data::PairBatch& batc
 std::map<std::string, double> Trainer::Impl::train_step() {
   const auto& t = in.train;
   const auto start = std::chrono::steady_clock::now();
-  in.policy->train();
-  for (auto& p : params) p.mutable_grad().reset();
-
-  auto batch = loader->next();
-  MetricAccumulator acc;
-  int64_t tokens = 0;
-  for (int64_t a = 0; a < t.grad_accum; ++a) {
-    auto mb = batch.slice(a * micro, (a + 1) * micro).to(device);
-    auto ref = reference_for(mb, false);
-    torch::Tensor hidden;
-    {
-      AutocastGuard autocast(t.precision == "bf16", device);
-      hidden = in.policy->hidden_states(mb.input_ids, mb.attention_mask);
-    }
-    auto out = loss::compute_objective(in.loss, hidden, in.policy->output_weight(), mb, ref);
-    (out.loss / static_cast<double>(t.grad_accum)).backward();
-    acc.add(out.metrics, micro);
-    tokens += mb.tokens();
-  }
-  sync->average();
-  const double grad_norm = clip_gradients(params, t.max_grad_norm);
-  const double lr = warmup_lr(t.lr, t.warmup_steps, state.step);
-  optimizer->step(lr);
-
-  acc.add("count/tokens", static_cast<double>(tokens), 1.0);  // count/*: summed over ranks
-  acc.all_reduce(comm);
-  auto m = acc.result();
-  const double total_tokens = m.at("count/tokens");
-  m.erase("count/tokens");
+  auto result = step->run(loader->next(), state.step,
+                          [this](const data::PairBatch& mb) { return reference_for(mb, false); });
+  auto& m = result.metrics;
   const double seconds = seconds_since(start);
-  m["grad_norm"] = grad_norm;
-  m["lr"] = lr;
   m["epoch"] = static_cast<double>(loader->sampler().cursor().epoch);
   m["examples_per_second"] = static_cast<double>(t.batch_size) / seconds;
-  m["tokens_per_second"] = total_tokens / seconds;
+  m["tokens_per_second"] = static_cast<double>(result.tokens) / seconds;
 
   state.step += 1;
   state.examples += t.batch_size;
@@ -263,23 +222,12 @@ std::map<std::string, double> Trainer::Impl::evaluate() {
     std::vector<int64_t> idx(mine.begin() + begin, mine.begin() + end);
     auto batch = data::make_batch(data, idx).to(device);
     auto hidden = in.policy->hidden_states(batch.input_ids, batch.attention_mask);
-    auto weight = in.policy->output_weight();
-    auto out = loss::compute_objective(in.loss, hidden, weight, batch, reference_for(batch, true));
+    // Belief calibration for every objective (the paper's headline metric) comes with the loss.
+    auto out = loss::compute_objective(in.loss, hidden, in.policy->output_weight(), batch,
+                                       reference_for(batch, true), /*belief_metrics=*/true);
     const int64_t pairs = static_cast<int64_t>(idx.size());
     acc.add(out.metrics, pairs);
-    // Belief calibration for every objective (the paper's headline metric): p_theta(b|x) read at the
-    // K belief tokens after the prompt, renormalised over K, against p*.
-    auto chosen_hidden = hidden.narrow(0, 0, pairs);
-    auto position = batch.prompt_len.narrow(0, 0, pairs) - 1;
-    auto logps = loss::position_logprobs(chosen_hidden, weight, position, batch.belief_token_ids,
-                                         in.loss.logprob_chunk)
-                     .to(torch::kFloat64);
-    auto probs = logps.exp() * batch.belief_valid.to(torch::kFloat64);
-    auto prob_sum = probs.sum(1);
-    auto js = loss::js_distance(probs, batch.target_probs.to(torch::kFloat64), batch.belief_valid);
-    acc.add("belief/js_distance", js.mean().item<double>(), static_cast<double>(pairs));
-    acc.add("belief/prob_sum", prob_sum.mean().item<double>(), static_cast<double>(pairs));
-    acc.add("count/pairs", static_cast<double>(pairs), 1.0);
+    acc.add("count.pairs", static_cast<double>(pairs), 1.0);
   }
   acc.all_reduce(comm);
   return acc.result();
@@ -298,7 +246,7 @@ void Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {
   }
   const double v = it->second;
   const bool better = std::isnan(state.best_metric) ||
-                      (e.mode == "min" ? v < state.best_metric : v > state.best_metric);
+                      (e.goal == MetricGoal::kMin ? v < state.best_metric : v > state.best_metric);
   if (better) {
     state.best_metric = v;
     state.best_step = state.step;
@@ -307,8 +255,8 @@ void Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {
     state.evals_without_improvement += 1;
   }
   log::info("eval at step ", state.step, ":",
-            format_metrics(m, {"loss", "belief/js_distance", "belief/prob_sum", "rewards/accuracy",
-                               "rewards/margin"}),
+            format_metrics(m, {"loss", "belief.js_distance", "belief.prob_sum", "rewards.accuracy",
+                               "rewards.margin"}),
             better ? " (best)" : "");
   if (e.patience > 0 && state.evals_without_improvement >= e.patience) {
     state.stopped_early = true;
@@ -326,7 +274,7 @@ void Trainer::Impl::save(bool is_best) {
   c.model_config_json = model::hf_config_json(in.policy->config());
   c.reference_fingerprint = reference_fp;
   if (comm.is_root()) {
-    auto path = checkpoints.save(*in.policy, *optimizer, c, is_best, in.train.keep_last);
+    auto path = checkpoints.save(*in.policy, step->optimizer(), c, is_best, in.train.keep_last);
     log::info("checkpoint ", path, is_best ? " (best)" : "");
   }
   comm.barrier();
@@ -336,7 +284,7 @@ void Trainer::Impl::save(bool is_best) {
 void Trainer::Impl::finish() {
   // The exported model: the best checkpoint's weights when there is one (--train.export best).
   auto best = checkpoints.find_best();
-  if (in.train.export_model == "best" && best && state.best_step != state.step) {
+  if (in.train.export_model == ExportChoice::kBest && best && state.best_step != state.step) {
     load_checkpoint(*best, in.policy.get(), nullptr);
     log::info("final model: the best checkpoint ", *best, " (step ", state.best_step, ")");
   }
@@ -350,14 +298,14 @@ void Trainer::Impl::finish() {
     const nlohmann::json summary = {{"step", state.step},
                                     {"examples", state.examples},
                                     {"best_step", state.best_step},
-                                    {"exported", in.train.export_model},
+                                    {"exported", export_choice_name(in.train.export_model)},
                                     {"stopped_early", state.stopped_early},
-                                    {"loss_type", in.loss.type},
+                                    {"loss_type", loss::loss_type_name(in.loss.type)},
                                     {"eval", eval}};
     io::write_file_atomic((fs::path(in.train.run_dir) / "summary.json").string(),
                           summary.dump(2) + "\n");
     log::info("model written to ", out, final_metrics.empty() ? "" : "; final eval:",
-              format_metrics(final_metrics, {"loss", "belief/js_distance", "rewards/accuracy"}));
+              format_metrics(final_metrics, {"loss", "belief.js_distance", "rewards.accuracy"}));
   }
   comm.barrier();
 }
@@ -383,7 +331,7 @@ int Trainer::run() {
     s.metrics->truncate_after(s.state.step);  // rows written after the checkpoint we resumed from
   }
   StopSignalGuard signals;
-  log::info("training ", loss::loss_type_name(loss::loss_type(s.in.loss)), ": ",
+  log::info("training ", loss::loss_type_name(s.in.loss.type), ": ",
             s.in.train_data->pairs(), " pairs, ", s.total_steps, " steps of ", t.batch_size,
             " pairs (", s.comm.world_size(), " rank(s) x ", t.grad_accum, " x ", s.micro, ")");
 

@@ -106,19 +106,16 @@ TEST(Batch, EveryFieldRightPadded) {
   EXPECT_TRUE(b.belief_valid[0][2].item<bool>());
   EXPECT_FLOAT_EQ(b.target_probs[0][2].item<float>(), 0.3f);
   EXPECT_FLOAT_EQ(b.target_probs[1][2].item<float>(), 0.0f);
-  EXPECT_EQ(b.chosen_belief[0].item<int64_t>(), 0);
-  EXPECT_EQ(b.rejected_belief[0].item<int64_t>(), 2);
   EXPECT_TRUE(b.chosen_is_majority[0].item<bool>());    // p = 0.5 is the majority
   EXPECT_FALSE(b.chosen_is_majority[1].item<bool>());   // 0.25 < 0.75
   EXPECT_EQ(b.example_index, (std::vector<int64_t>{1, 0}));
-  EXPECT_EQ(b.question_index, (std::vector<int64_t>{1, 0}));
 
   const PairBatch s = b.slice(0, 1);
   EXPECT_EQ(s.pairs(), 1);
   EXPECT_EQ(s.input_ids.sizes(), (std::vector<int64_t>{2, 14}));  // padding trimmed
   EXPECT_TRUE(s.input_ids[1].equal(b.input_ids[2].slice(0, 0, 14)));
   EXPECT_EQ(s.seq_len[1].item<int64_t>(), 14);
-  EXPECT_EQ(s.question_index, (std::vector<int64_t>{1}));
+  EXPECT_EQ(s.example_index, (std::vector<int64_t>{1}));
   EXPECT_EQ(s.belief_token_ids.size(0), 1);
   const PairBatch moved = b.to(torch::kCPU);
   EXPECT_TRUE(moved.input_ids.equal(b.input_ids));

@@ -215,7 +215,7 @@ TEST(TokenCache, BytesTokenizer) {
 }  // namespace
 }  // namespace gdpo::data
 
-#include "gdpo/data/data_options.hpp"
+#include "gdpo/data/data_config.hpp"
 
 namespace gdpo::data {
 namespace {
@@ -227,9 +227,9 @@ TEST(LoadData, SplitsTheTrainFileByQuestionWithoutEvalFiles) {
   c.pairs_per_question = 2;
   write_records(dir.file("s.jsonl"), make_synthetic(c));
   test::CharTokenizer tok;
-  DataOptions o;
+  DataConfig o;
   o.train_files = {dir.file("s.jsonl")};
-  o.split = "0.8,0.2";
+  o.split = {0.8, 0.2, 0.0};
   LoadedData d = load_data(o, tok);
   EXPECT_EQ(d.train.questions(), 8);
   EXPECT_EQ(d.eval.questions(), 2);

@@ -79,17 +79,18 @@ TEST(MetricLog, MissingMetricsAreNaNAndNewOnesAreBackFilled) {
   EXPECT_THROW(log.append("train", 50, {{"step", 1}}), Error);  // the step column is reserved
   EXPECT_THROW(log.append("a/b", 50, {}), Error);               // a table is one HDF5 name
   EXPECT_THROW(log.append("train", 50, {{"", 1}}), Error);
+  EXPECT_THROW(log.append("train", 50, {{"loss/calibration", 1}}), Error);  // one name, no path
   EXPECT_EQ(log.rows("train"), 4);
 }
 
-TEST(MetricLog, MetricNamesWithSlashesAreFlatColumns) {
+TEST(MetricLog, DottedMetricNamesAreFlatColumns) {
   gdpo::test::TempDir dir;
   std::string path = dir.file("metrics.h5");
   {
     MetricLog log(path);
-    log.append("eval", 100, {{"belief/js_distance", 0.25}, {"belief/prob_sum", 1.0}, {"loss", 2},
-                             {"loss/calibration", 3}});
-    log.append("eval", 200, {{"belief/js_distance", 0.125}, {"count/pairs", 64}});
+    log.append("eval", 100, {{"belief.js_distance", 0.25}, {"belief.prob_sum", 1.0}, {"loss", 2},
+                             {"loss.calibration", 3}});
+    log.append("eval", 200, {{"belief.js_distance", 0.125}, {"count.pairs", 64}});
   }
   EXPECT_TRUE(same_columns(MetricLog::read(path, "eval"), {{"step", {100, 200}},
                                                            {"belief.js_distance", {0.25, 0.125}},
@@ -99,7 +100,7 @@ TEST(MetricLog, MetricNamesWithSlashesAreFlatColumns) {
                                                            {"loss.calibration", {3, kNaN}}}));
   {
     MetricLog log(path);  // reopened: the columns are found again
-    log.append("eval", 300, {{"belief/js_distance", 0.0625}});
+    log.append("eval", 300, {{"belief.js_distance", 0.0625}});
     log.truncate_after(250);
     EXPECT_EQ(log.rows("eval"), 2);
   }

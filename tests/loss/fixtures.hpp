@@ -23,11 +23,8 @@ inline data::PairBatch one_pair_batch() {
   b.belief_token_ids = torch::tensor({{0, 1}}, torch::kInt64);
   b.belief_valid = torch::tensor({{true, true}});
   b.target_probs = torch::tensor({{0.5f, 0.5f}});
-  b.chosen_belief = torch::tensor({0}, torch::kInt64);
-  b.rejected_belief = torch::tensor({1}, torch::kInt64);
   b.chosen_is_majority = torch::tensor({true});
   b.example_index = {0};
-  b.question_index = {0};
   return b;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "gdpo/loss/belief_distribution.hpp"
 #include "gdpo/loss/calibration.hpp"
 
 namespace gdpo::loss {
@@ -27,7 +28,8 @@ TEST(Calibration, KlAgainstUnrenormalisedBeliefProbabilities) {
               kTol);
   // p_theta = p*: 0.
   EXPECT_NEAR(calibration_kl(logs({0.5, 0.5}), target, valid).item<double>(), 0.0, kTol);
-  EXPECT_NEAR(belief_prob_sum(logs({0.25, 0.25}), valid).item<double>(), 0.5, kTol);
+  EXPECT_NEAR(belief_distribution(logs({0.25, 0.25}), target, valid).prob_sum.item<double>(), 0.5,
+              kTol);
 }
 
 TEST(Calibration, ZeroTargetsAndPaddingContributeNothing) {
@@ -40,7 +42,11 @@ TEST(Calibration, ZeroTargetsAndPaddingContributeNothing) {
   EXPECT_NEAR(kl.item<double>(), std::log(2.0), kTol);  // 1 * ln(1 / .5)
   kl.backward();
   EXPECT_TRUE(torch::equal(lp.grad(), torch::tensor({{-1.0, 0.0, 0.0}}, torch::kFloat64)));
-  EXPECT_NEAR(belief_prob_sum(lp.detach(), valid).item<double>(), 0.75, kTol);
+  const auto beliefs = belief_distribution(lp.detach(), target, valid);
+  EXPECT_NEAR(beliefs.prob_sum.item<double>(), 0.75, kTol);
+  // Renormalised over the two valid beliefs: [2/3, 1/3], padding 0.
+  EXPECT_TRUE(torch::allclose(beliefs.probs,
+                              torch::tensor({{2.0 / 3, 1.0 / 3, 0.0}}, torch::kFloat64)));
 }
 
 // One pair: p* = [.5, .5]; p_theta = [.25, .25] (KL = ln 2, prob sum .5, renormalised = p*);
@@ -59,9 +65,9 @@ GdpoInputs hand_inputs() {
   return in;
 }
 
-GdpoOptions beta_half() {
-  GdpoOptions o;
-  o.preference.beta = 0.5;
+LossConfig beta_half() {
+  LossConfig o;
+  o.beta = 0.5;
   return o;
 }
 
@@ -72,8 +78,8 @@ TEST(GdpoLoss, HandComputedTermsAndTotal) {
   EXPECT_NEAR(out.belief_nll.item<double>(), std::log(4.0), kTol);
   EXPECT_NEAR(out.preference.item<double>(), std::log(1.5), kTol);
   EXPECT_NEAR(out.loss.item<double>(), std::log(2.0 * 4.0 * 1.5), kTol);
-  EXPECT_NEAR(out.belief_prob_sum[0].item<double>(), 0.5, kTol);
-  EXPECT_NEAR(out.js_distance[0].item<double>(), 0.0, 1e-7);
+  EXPECT_NEAR(out.beliefs.prob_sum[0].item<double>(), 0.5, kTol);
+  EXPECT_NEAR(out.beliefs.js_distance[0].item<double>(), 0.0, 1e-7);
   EXPECT_NEAR(out.dpo.chosen_rewards[0].item<double>(), 0.5 * std::log(2.0), kTol);
   EXPECT_NEAR(out.dpo.rejected_rewards[0].item<double>(), -0.5 * std::log(2.0), kTol);
   EXPECT_EQ(out.dpo.accuracy[0].item<double>(), 1.0);
@@ -92,21 +98,22 @@ TEST(GdpoLoss, JsDistanceUsesTheRenormalisedBeliefDistribution) {
   GdpoInputs in = hand_inputs();
   in.belief_logps = logs({0.5, 0.0});  // renormalised [1, 0] vs p* [.5, .5]
   GdpoOutput out = gdpo_loss(in, beta_half());
-  EXPECT_NEAR(out.js_distance[0].item<double>(), std::sqrt(0.75 * std::log(4.0 / 3.0)), kTol);
+  EXPECT_NEAR(out.beliefs.js_distance[0].item<double>(), std::sqrt(0.75 * std::log(4.0 / 3.0)),
+              kTol);
 }
 
 TEST(GdpoLoss, WeightsAndAblations) {
-  GdpoOptions o = beta_half();
+  LossConfig o = beta_half();
   o.calibration_weight = 2.0;
   o.belief_weight = 0.5;
   o.preference_weight = 3.0;
   EXPECT_NEAR(gdpo_loss(hand_inputs(), o).loss.item<double>(),
               2 * std::log(2.0) + 0.5 * std::log(4.0) + 3 * std::log(1.5), kTol);
-  GdpoOptions calibration_only = beta_half();
+  LossConfig calibration_only = beta_half();
   calibration_only.preference_weight = 0;
   EXPECT_NEAR(gdpo_loss(hand_inputs(), calibration_only).loss.item<double>(),
               std::log(2.0) + std::log(4.0), kTol);
-  GdpoOptions preference_only = beta_half();
+  LossConfig preference_only = beta_half();
   preference_only.calibration_weight = 0;
   GdpoOutput out = gdpo_loss(hand_inputs(), preference_only);
   EXPECT_NEAR(out.loss.item<double>(), std::log(4.0) + std::log(1.5), kTol);
@@ -114,13 +121,13 @@ TEST(GdpoLoss, WeightsAndAblations) {
 }
 
 TEST(GdpoLoss, IpoPreferenceAndReferenceFree) {
-  GdpoOptions o = beta_half();
-  o.preference.variant = DpoVariant::kIpo;
+  LossConfig o = beta_half();
+  o.gdpo_preference = DpoVariant::kIpo;
   // m = ln 4, IPO: (ln 4 - 1)^2.
   EXPECT_NEAR(gdpo_loss(hand_inputs(), o).preference.item<double>(),
               std::pow(std::log(4.0) - 1.0, 2), kTol);
-  GdpoOptions free = beta_half();
-  free.preference.reference_free = true;
+  LossConfig free = beta_half();
+  free.reference_free = true;
   GdpoInputs in = hand_inputs();
   in.reference_chosen_after = in.reference_rejected_after = torch::Tensor();
   // Reference-free: m = ln(1/2) - ln(1/8) = ln 4 as well here (both references equal).

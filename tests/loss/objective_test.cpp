@@ -34,13 +34,12 @@ torch::Tensor hand_hidden() {
 // Chosen: belief 1/4, after 1/4; rejected: belief 1/4, after 1/4.
 ReferenceLogprobs hand_reference() {
   ReferenceLogprobs r;
-  r.belief = torch::full({2}, std::log(0.25), torch::kFloat64);
   r.after_belief = torch::full({2}, std::log(0.25), torch::kFloat64);
-  r.response = r.belief + r.after_belief;
+  r.response = std::log(0.25) + r.after_belief;
   return r;
 }
 
-LossConfig config(const std::string& type) {
+LossConfig config(LossType type) {
   LossConfig c;
   c.type = type;
   c.beta = 0.5;
@@ -57,26 +56,26 @@ TEST(Objective, GdpoFromHiddenStatesByHand) {
   auto hidden = hand_hidden();
   auto weight = torch::eye(4, torch::kFloat64);
   LossOutput out =
-      compute_objective(config("gdpo"), hidden, weight, test::one_pair_batch(), hand_reference());
+      compute_objective(config(LossType::kGdpo), hidden, weight, test::one_pair_batch(), hand_reference());
   // KL([.5, .5] || [.25, .25]) = ln 2; belief NLL ln 4; m = ln(1/2) - ln(1/8) - 0 = ln 4 and
   // -log sigmoid(.5 ln 4) = ln 1.5.  Total ln(2 * 4 * 1.5) = ln 12.
   EXPECT_NEAR(out.loss.item<double>(), std::log(12.0), kTol);
   EXPECT_NEAR(metric(out, "loss"), std::log(12.0), kTol);
-  EXPECT_NEAR(metric(out, "loss/calibration"), std::log(2.0), kTol);
-  EXPECT_NEAR(metric(out, "loss/belief_nll"), std::log(4.0), kTol);
-  EXPECT_NEAR(metric(out, "loss/preference"), std::log(1.5), kTol);
-  EXPECT_NEAR(metric(out, "belief/prob_sum"), 0.5, kTol);
-  EXPECT_NEAR(metric(out, "belief/js_distance"), 0.0, 1e-7);
-  EXPECT_NEAR(metric(out, "logps/chosen"), std::log(0.5), kTol);
-  EXPECT_NEAR(metric(out, "logps/rejected"), std::log(0.125), kTol);
-  EXPECT_NEAR(metric(out, "rewards/chosen"), 0.5 * std::log(2.0), kTol);
-  EXPECT_NEAR(metric(out, "rewards/rejected"), -0.5 * std::log(2.0), kTol);
-  EXPECT_NEAR(metric(out, "rewards/margin"), std::log(2.0), kTol);
-  EXPECT_EQ(metric(out, "rewards/accuracy"), 1.0);
-  EXPECT_NEAR(metric(out, "rewards/margin_majority"), std::log(2.0), kTol);
-  EXPECT_EQ(metric(out, "rewards/margin_minority"), 0.0);
-  EXPECT_EQ(metric(out, "count/majority"), 1.0);
-  EXPECT_EQ(metric(out, "count/minority"), 0.0);
+  EXPECT_NEAR(metric(out, "loss.calibration"), std::log(2.0), kTol);
+  EXPECT_NEAR(metric(out, "loss.belief_nll"), std::log(4.0), kTol);
+  EXPECT_NEAR(metric(out, "loss.preference"), std::log(1.5), kTol);
+  EXPECT_NEAR(metric(out, "belief.prob_sum"), 0.5, kTol);
+  EXPECT_NEAR(metric(out, "belief.js_distance"), 0.0, 1e-7);
+  EXPECT_NEAR(metric(out, "logps.chosen"), std::log(0.5), kTol);
+  EXPECT_NEAR(metric(out, "logps.rejected"), std::log(0.125), kTol);
+  EXPECT_NEAR(metric(out, "rewards.chosen"), 0.5 * std::log(2.0), kTol);
+  EXPECT_NEAR(metric(out, "rewards.rejected"), -0.5 * std::log(2.0), kTol);
+  EXPECT_NEAR(metric(out, "rewards.margin"), std::log(2.0), kTol);
+  EXPECT_EQ(metric(out, "rewards.accuracy"), 1.0);
+  EXPECT_NEAR(metric(out, "rewards.margin_majority"), std::log(2.0), kTol);
+  EXPECT_EQ(metric(out, "rewards.margin_minority"), 0.0);
+  EXPECT_EQ(metric(out, "count.majority"), 1.0);
+  EXPECT_EQ(metric(out, "count.minority"), 0.0);
   EXPECT_EQ(out.chosen_rewards.sizes(), (std::vector<int64_t>{1}));
   // Junk hidden states (padding, positions never read) get no gradient.
   out.loss.backward();
@@ -89,20 +88,20 @@ TEST(Objective, GdpoFromHiddenStatesByHand) {
 TEST(Objective, DpoOnWholeResponsesByHand) {
   // Policy response sums: chosen ln(1/4 * 1/2) = ln(1/8); rejected ln(1/4 * 1/4 * 1/2) = ln(1/32);
   // reference both ln(1/16): m = ln 4, loss ln 1.5.
-  LossOutput out = compute_objective(config("dpo"), hand_hidden(), torch::eye(4, torch::kFloat64),
+  LossOutput out = compute_objective(config(LossType::kDpo), hand_hidden(), torch::eye(4, torch::kFloat64),
                                      test::one_pair_batch(), hand_reference());
   EXPECT_NEAR(out.loss.item<double>(), std::log(1.5), kTol);
-  EXPECT_NEAR(metric(out, "logps/chosen"), std::log(0.125), kTol);
-  EXPECT_NEAR(metric(out, "rewards/chosen"), 0.5 * std::log(2.0), kTol);
-  EXPECT_EQ(out.metrics.count("loss/calibration"), 0u);
+  EXPECT_NEAR(metric(out, "logps.chosen"), std::log(0.125), kTol);
+  EXPECT_NEAR(metric(out, "rewards.chosen"), 0.5 * std::log(2.0), kTol);
+  EXPECT_EQ(out.metrics.count("loss.calibration"), 0u);
 }
 
 TEST(Objective, SftIsTheTokenMeanNllOfChosenResponsesOnly) {
   auto hidden = hand_hidden();
-  LossOutput out = compute_objective(config("sft"), hidden, torch::eye(4, torch::kFloat64),
+  LossOutput out = compute_objective(config(LossType::kSft), hidden, torch::eye(4, torch::kFloat64),
                                      test::one_pair_batch(), ReferenceLogprobs());
   EXPECT_NEAR(out.loss.item<double>(), std::log(8.0) / 2, kTol);  // -(ln 1/4 + ln 1/2) / 2 tokens
-  EXPECT_EQ(metric(out, "tokens/chosen"), 2.0);
+  EXPECT_EQ(metric(out, "tokens.chosen"), 2.0);
   out.loss.backward();
   EXPECT_EQ(hidden.grad()[1].abs().sum().item<double>(), 0.0);  // rejected rows are not read
 }
@@ -117,25 +116,39 @@ TEST(Objective, SftTokenMeanWeighsLongResponsesMore) {
   auto logps = torch::tensor({{0., -1., 0., 0., 0.}, {0., -2., -2., -2., 0.}}, torch::kFloat64);
   logps = torch::cat({logps, torch::zeros({2, 5}, torch::kFloat64)});
   LossOutput out =
-      objective_from_logprobs(config("sft"), logps, torch::Tensor(), b, ReferenceLogprobs());
+      objective_from_logprobs(config(LossType::kSft), logps, torch::Tensor(), b, ReferenceLogprobs());
   EXPECT_NEAR(out.loss.item<double>(), 7.0 / 4.0, kTol);
 }
 
 TEST(Objective, ReferenceFreeNeedsNoReference) {
-  LossConfig c = config("gdpo");
+  LossConfig c = config(LossType::kGdpo);
   c.reference_free = true;
   LossOutput out = compute_objective(c, hand_hidden(), torch::eye(4, torch::kFloat64),
                                      test::one_pair_batch(), ReferenceLogprobs());
   // m = ln(1/2) - ln(1/8) = ln 4 again (the hand reference margin is 0).
-  EXPECT_NEAR(metric(out, "loss/preference"), std::log(1.5), kTol);
-  EXPECT_NEAR(metric(out, "rewards/chosen"), 0.5 * std::log(0.5), kTol);
+  EXPECT_NEAR(metric(out, "loss.preference"), std::log(1.5), kTol);
+  EXPECT_NEAR(metric(out, "rewards.chosen"), 0.5 * std::log(0.5), kTol);
+}
+
+TEST(Objective, BeliefMetricsForEveryObjectiveOnRequest) {
+  const auto eye = torch::eye(4, torch::kFloat64);
+  for (LossType t : {LossType::kSft, LossType::kDpo}) {
+    LossOutput plain = compute_objective(config(t), hand_hidden(), eye, test::one_pair_batch(),
+                                         hand_reference());
+    EXPECT_EQ(plain.metrics.count("belief.js_distance"), 0u) << loss_type_name(t);
+    LossOutput with = compute_objective(config(t), hand_hidden(), eye, test::one_pair_batch(),
+                                        hand_reference(), /*belief_metrics=*/true);
+    // p_theta = [1/4, 1/4] on the two belief tokens: mass 1/2, renormalised equal to p*.
+    EXPECT_NEAR(metric(with, "belief.prob_sum"), 0.5, kTol) << loss_type_name(t);
+    EXPECT_NEAR(metric(with, "belief.js_distance"), 0.0, 1e-7) << loss_type_name(t);
+    EXPECT_NEAR(metric(with, "loss"), metric(plain, "loss"), kTol);
+  }
 }
 
 TEST(Objective, ReferenceLogprobsOfTheHandModel) {
   ReferenceLogprobs r =
       reference_logprobs(hand_hidden(), torch::eye(4, torch::kFloat64), test::one_pair_batch());
   EXPECT_FALSE(r.response.requires_grad());
-  EXPECT_NEAR(r.belief[0].item<double>(), std::log(0.25), kTol);
   EXPECT_NEAR(r.after_belief[0].item<double>(), std::log(0.5), kTol);
   EXPECT_NEAR(r.after_belief[1].item<double>(), std::log(0.125), kTol);
   EXPECT_NEAR(r.response[1].item<double>(), std::log(1.0 / 32), kTol);
@@ -143,22 +156,22 @@ TEST(Objective, ReferenceLogprobsOfTheHandModel) {
 
 TEST(Objective, InconsistentInputsAreErrorsNotCrashes) {
   auto w = torch::eye(4, torch::kFloat64);
-  EXPECT_THROW(compute_objective(config("dpo"), hand_hidden(), w, test::one_pair_batch(),
+  EXPECT_THROW(compute_objective(config(LossType::kDpo), hand_hidden(), w, test::one_pair_batch(),
                                  ReferenceLogprobs()),
                Error);  // no reference
   data::PairBatch b = test::one_pair_batch();
   b.seq_len = torch::tensor({4, 6});  // beyond T = 5
-  EXPECT_THROW(compute_objective(config("gdpo"), hand_hidden(), w, b, hand_reference()), Error);
+  EXPECT_THROW(compute_objective(config(LossType::kGdpo), hand_hidden(), w, b, hand_reference()), Error);
   b = test::one_pair_batch();
   b.input_ids[1][4] = 4;  // outside the vocabulary of 4
-  EXPECT_THROW(compute_objective(config("gdpo"), hand_hidden(), w, b, hand_reference()), Error);
+  EXPECT_THROW(compute_objective(config(LossType::kGdpo), hand_hidden(), w, b, hand_reference()), Error);
   b = test::one_pair_batch();
   b.belief_valid = torch::tensor({{false, false}});
-  EXPECT_THROW(compute_objective(config("gdpo"), hand_hidden(), w, b, hand_reference()), Error);
+  EXPECT_THROW(compute_objective(config(LossType::kGdpo), hand_hidden(), w, b, hand_reference()), Error);
   b = test::one_pair_batch();
   b.belief_token_ids[0][1] = -1;
-  EXPECT_THROW(compute_objective(config("gdpo"), hand_hidden(), w, b, hand_reference()), Error);
-  EXPECT_THROW(compute_objective(config("gdpo"), hand_hidden().narrow(2, 0, 3), w,
+  EXPECT_THROW(compute_objective(config(LossType::kGdpo), hand_hidden(), w, b, hand_reference()), Error);
+  EXPECT_THROW(compute_objective(config(LossType::kGdpo), hand_hidden().narrow(2, 0, 3), w,
                                  test::one_pair_batch(), hand_reference()),
                Error);  // hidden size 3 vs weight [4, 4]
 }
@@ -175,8 +188,6 @@ data::PairBatch random_batch() {
   b.belief_token_ids = torch::tensor({{0, 2, 4}, {1, 3, 0}});
   b.belief_valid = torch::tensor({{true, true, true}, {true, true, false}});
   b.target_probs = torch::tensor({{0.5f, 0.3f, 0.2f}, {0.6f, 0.4f, 0.0f}});
-  b.chosen_belief = torch::tensor({0, 1});
-  b.rejected_belief = torch::tensor({1, 0});
   b.chosen_is_majority = torch::tensor({true, false});
   return b;
 }
@@ -184,15 +195,16 @@ data::PairBatch random_batch() {
 // Autograd gradients of the objective w.r.t. hidden states and output weight against central
 // finite differences of every element (float64).
 void expect_gradients_match_finite_differences(const LossConfig& c) {
-  SCOPED_TRACE("loss " + c.type + " / " + c.preference_loss);
+  SCOPED_TRACE(std::string("loss ") + loss_type_name(c.type) + " / " +
+               dpo_variant_name(c.gdpo_preference));
   torch::manual_seed(5);
   auto hidden = torch::randn({4, 6, 3}, torch::kFloat64).requires_grad_();
   auto weight = torch::randn({5, 3}, torch::kFloat64).requires_grad_();
   const data::PairBatch batch = random_batch();
   ReferenceLogprobs ref;
-  ref.belief = torch::randn({4}, torch::kFloat64) - 2;
+  const auto belief = torch::randn({4}, torch::kFloat64) - 2;
   ref.after_belief = torch::randn({4}, torch::kFloat64) - 4;
-  ref.response = ref.belief + ref.after_belief;
+  ref.response = belief + ref.after_belief;
   auto loss = [&] { return compute_objective(c, hidden, weight, batch, ref).loss; };
   loss().backward();
   const double h = 1e-6;
@@ -215,16 +227,16 @@ void expect_gradients_match_finite_differences(const LossConfig& c) {
 }
 
 TEST(Objective, GradientsMatchFiniteDifferences) {
-  LossConfig gdpo = config("gdpo");
+  LossConfig gdpo = config(LossType::kGdpo);
   gdpo.calibration_weight = 0.7;
   gdpo.belief_weight = 1.3;
   expect_gradients_match_finite_differences(gdpo);
   LossConfig gdpo_cdpo = gdpo;
-  gdpo_cdpo.preference_loss = "cdpo";
+  gdpo_cdpo.gdpo_preference = DpoVariant::kConservative;
   gdpo_cdpo.label_smoothing = 0.1;
   expect_gradients_match_finite_differences(gdpo_cdpo);
-  expect_gradients_match_finite_differences(config("ipo"));
-  expect_gradients_match_finite_differences(config("sft"));
+  expect_gradients_match_finite_differences(config(LossType::kIpo));
+  expect_gradients_match_finite_differences(config(LossType::kSft));
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "gdpo/model/layers.hpp"
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/model/model_factory.hpp"
-#include "gdpo/model/model_options.hpp"
+#include "gdpo/model/model_source.hpp"
 #include "support/test_support.hpp"
 
 namespace gdpo::model {
@@ -292,66 +292,6 @@ TEST(Model, InputErrors) {
   EXPECT_THROW(m->logits(torch::tensor({1, 2}, torch::kLong), {}), InputError);
   EXPECT_THROW(m->logits(token_ids(1, 3), torch::ones({1, 4}, torch::kLong)), InputError);
   EXPECT_THROW(m->logits(token_ids(1, 257), {}), InputError);  // 256 positions
-}
-
-TEST(ModelOptions, ExactlyOneOfPathAndConfig) {
-  auto error_of = [](const std::vector<std::string>& args) -> std::string {
-    cli::OptionSet set("gdpo t", "test");
-    ModelOptions o;
-    o.bind(set);
-    try {
-      set.parse(args);
-    } catch (const UsageError& e) {
-      return e.what();
-    }
-    return "";
-  };
-  for (const auto& args : {std::vector<std::string>{},
-                           std::vector<std::string>{"--model.path", "x", "--model.config", "y"}}) {
-    const std::string msg = error_of(args);
-    EXPECT_NE(msg.find("--model.path"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("--model.config"), std::string::npos) << msg;
-  }
-  EXPECT_NE(error_of({"--model.config", "tiny-gpt2", "--model.dtype", "int8"}).find("--model.dtype"),
-            std::string::npos);
-
-  cli::OptionSet set("gdpo t", "test");
-  ModelOptions o;
-  o.bind(set);
-  ASSERT_TRUE(set.parse({"--model.config", "tiny-neox", "--model.seed", "4", "--model.dtype",
-                         "bf16"}));
-  auto m = load_model(o);
-  EXPECT_EQ(m->config().family, Family::kGptNeox);
-  EXPECT_EQ(m->output_weight().scalar_type(), torch::kBFloat16);
-}
-
-TEST(Inspect, DescribesConfigsFoldersAndFilesAndWritesLogits) {
-  auto r = test::run_gdpo("inspect tiny-gpt2");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("parameters:    132,928"), std::string::npos) << r.output;
-
-  test::TempDir dir;
-  auto m = build_model(load_model_config("tiny-neox"), 2);
-  save_hf_model(*m, dir.file("hf"));
-  auto ids = token_ids(2, 5);
-  auto mask = torch::tensor({{1, 1, 1, 1, 1}, {0, 1, 1, 1, 1}}, torch::kLong);
-  io::write_safetensors(dir.file("in.safetensors"), {{"input_ids", ids}, {"attention_mask", mask}});
-  r = test::run_gdpo("inspect " + dir.file("hf") + " --inspect.inputs " +
-                     dir.file("in.safetensors") + " --inspect.logits " +
-                     dir.file("out.safetensors"));
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("gpt_neox"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("F32"), std::string::npos) << r.output;
-  torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::allclose(io::SafetensorsFile(dir.file("out.safetensors")).tensor("logits"),
-                              m->logits(ids, mask), 0, 1e-6));
-
-  r = test::run_gdpo("inspect " + dir.file("hf/model.safetensors"));
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  test::write_file(dir.file("bad.safetensors"), "garbage!garbage");
-  EXPECT_EQ(test::run_gdpo("inspect " + dir.file("bad.safetensors")).exit_code, 3);
-  EXPECT_EQ(test::run_gdpo("inspect no-such-config").exit_code, 2);
-  EXPECT_EQ(test::run_gdpo("inspect").exit_code, 2);
 }
 
 }  // namespace

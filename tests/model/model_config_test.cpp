@@ -141,6 +141,60 @@ TEST(ModelConfig, IniErrorsNameFileAndKey) {
             std::string::npos);
 }
 
+// Mistakes in an INI file are UsageErrors that start with "<file>:<line>: " (here m.ini, whose
+// lines 1-4 are `base`).
+TEST(ModelConfig, IniErrorsNameFileLineAndKey) {
+  const std::string base = "[model]\nfamily = gpt2\nvocab-size = 11\nmax-positions = 8\n";
+  auto expect_error = [](const std::string& text, const std::string& at, const std::string& what) {
+    const std::string message = usage_error_of(text);
+    EXPECT_NE(message.find("m.ini:" + at + ": " + what), std::string::npos) << message;
+  };
+  // Line 8 is an unknown key; line 7 a bad number.
+  expect_error(base + "hidden-size = 8\nlayers = 1\nheads = 2\nwidth = 3\n", "8",
+               "unknown key 'model.width'");
+  expect_error(base + "hidden-size = 8\nlayers = 1\nheads = two\n", "7",
+               "model.heads: 'two' is not an integer");
+  expect_error(base + "hidden-size = 8\nlayers = 1\nheads = 2\nlayer-norm-eps = 1e-5x\n", "8",
+               "model.layer-norm-eps: '1e-5x' is not a number");
+  expect_error(base + "hidden-size = 8\nlayers = 1\nheads = 2\ntie-word-embeddings = maybe\n",
+               "8", "model.tie-word-embeddings: 'maybe' is not a boolean");
+  // A missing key points at the [model] header (line 1).
+  expect_error(base + "hidden-size = 8\nlayers = 1\n", "1",
+               "[model] lacks the required key 'model.heads'");
+  expect_error("[model]\nfamily = llama\nvocab-size = 11\nmax-positions = 8\nhidden-size = 8\n"
+               "layers = 1\nheads = 2\n",
+               "2", "unknown model family 'llama'");
+  expect_error(base + "hidden-size = 8\nlayers = 1\nheads = 2\n\n[train]\nlr = 1\n", "9",
+               "unknown section [train] (key 'lr')");
+  expect_error("layers = 1\n" + base, "1", "key 'layers' outside a section");
+  expect_error(base + "hidden-size = 8\nlayers = 1\nheads = 2\nlayers = 3\n", "8",
+               "model.layers is given twice (first at line 6)");
+  expect_error(base + "hidden-size 8\n", "5", "expected '[section]' or 'key = value'");
+  EXPECT_NE(usage_error_of("# nothing\n").find("no [model] section"), std::string::npos);
+}
+
+TEST(ModelConfig, IniDefaultsAndBooleans) {
+  test::TempDir dir;
+  const std::string neox = "[model]\nfamily = gpt_neox\nvocab-size = 11\nmax-positions = 8\n"
+                           "hidden-size = 16\nlayers = 1\nheads = 2\n";  // head_dim 8
+  test::write_file(dir.file("a.ini"), neox);
+  ModelConfig a = read_config_ini(dir.file("a.ini"));
+  EXPECT_FALSE(a.tie_word_embeddings);  // gpt_neox default
+  EXPECT_TRUE(a.use_parallel_residual);
+  EXPECT_EQ(a.bos_token_id, 0);
+  EXPECT_EQ(a.eos_token_id, 0);
+  EXPECT_EQ(a.activation, "gelu");
+  EXPECT_DOUBLE_EQ(a.rotary_pct, 0.25);
+  test::write_file(dir.file("b.ini"), neox + "tie-word-embeddings = yes\nparallel-residual = 0\n"
+                                             "bos-id = 3\nrotary-pct = 0.5\n");
+  ModelConfig b = read_config_ini(dir.file("b.ini"));
+  EXPECT_TRUE(b.tie_word_embeddings);
+  EXPECT_FALSE(b.use_parallel_residual);
+  EXPECT_EQ(b.bos_token_id, 3);
+  EXPECT_EQ(b.eos_token_id, 0);
+  EXPECT_DOUBLE_EQ(b.rotary_pct, 0.5);
+}
+
 TEST(ModelConfig, UnknownPresetListsWhereItLooked) {
   try {
     load_model_config("no-such-model");

@@ -56,7 +56,9 @@ std::string read_file(const std::string& path) {
 
 namespace {
 RunResult run_command(const std::string& cmd);
+
 }  // namespace
+
 
 RunResult run_gdpo(const std::string& args) {
   return run_command(std::string("'") + GDPO_BINARY + "' " + args + " 2>&1");

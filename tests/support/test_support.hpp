@@ -1,5 +1,6 @@
 // Helpers shared by the tests: temporary directories, paths to the shared real-data samples (tests
-// skip with a message when ../shared/data is absent), and running the gdpo binary.
+// skip with a message when ../shared/data is absent), and running the gdpo binary (for what needs a
+// process of its own: signals, kills, mpiexec; support/app_runner.hpp runs commands in-process).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -39,11 +40,12 @@ std::string shared_data(const std::string& relative);
 void write_file(const std::string& path, const std::string& text);
 std::string read_file(const std::string& path);
 
-// Runs the gdpo binary with `args` (shell-quoted by the caller), capturing stdout+stderr.
+// What a command printed (stdout and stderr interleaved as written) and its exit code.
 struct RunResult {
   int exit_code;
   std::string output;
 };
+// Runs the gdpo binary with `args` (shell-quoted by the caller), capturing stdout+stderr.
 RunResult run_gdpo(const std::string& args);
 // Runs `mpiexec -n 2 --oversubscribe [--allow-run-as-root] gdpo <args>` under `timeout seconds`
 // (exit code 124 means it hung and was killed).

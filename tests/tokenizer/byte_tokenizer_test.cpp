@@ -61,6 +61,9 @@ TEST(ByteTokenizer, FingerprintIsStable) {
   auto a = load_tokenizer("bytes")->fingerprint();
   EXPECT_EQ(a.size(), 16u);
   EXPECT_EQ(a, ByteTokenizer().fingerprint());
+  // FNV-1a 64 over the length-prefixed "gdpo.tokenizer.bytes.v1" and "<|endoftext|>": a change here
+  // invalidates every tokenized-data cache.
+  EXPECT_EQ(a, "800772c48c93c0e5");
 }
 
 }  // namespace

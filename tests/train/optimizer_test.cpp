@@ -24,7 +24,7 @@ TEST(Optimizer, RMSpropOneStepByHand) {
 TEST(Optimizer, AdamWOneStepByHand) {
   auto p = torch::tensor({1.0}, torch::kFloat64).requires_grad_(true);
   OptimizerConfig c;
-  c.kind = "adamw";
+  c.kind = OptimizerKind::kAdamw;
   c.weight_decay = 0.1;
   auto opt = make_optimizer(c, {{"w", p}});
   p.mutable_grad() = torch::tensor({3.0}, torch::kFloat64);
@@ -40,7 +40,7 @@ TEST(Optimizer, StateRoundTripContinuesIdentically) {
     torch::manual_seed(0);
     return torch::randn({3, 2}).requires_grad_(true);
   };
-  for (std::string kind : {"rmsprop", "adamw"}) {
+  for (OptimizerKind kind : {OptimizerKind::kRmsprop, OptimizerKind::kAdamw}) {
     auto a = make(), b = make();
     OptimizerConfig c;
     c.kind = kind;
@@ -58,7 +58,7 @@ TEST(Optimizer, StateRoundTripContinuesIdentically) {
     b.mutable_grad() = torch::full_like(b, 0.3);
     opt_a->step(0.1);
     opt_b->step(0.1);
-    EXPECT_TRUE(torch::equal(a, b)) << kind;
+    EXPECT_TRUE(torch::equal(a, b)) << optimizer_kind_name(kind);
   }
 }
 

@@ -26,12 +26,9 @@ struct PairBatch {
   torch::Tensor belief_token_ids;  // [B, K] int64, single-token ids of the K beliefs (pad: 0)
   torch::Tensor belief_valid;      // [B, K] bool, false on padding
   torch::Tensor target_probs;      // [B, K] float32, p*(b|x), 0 on padding, sums to 1 per row
-  torch::Tensor chosen_belief;     // [B] int64, index in [0, K) of the chosen response's belief
-  torch::Tensor rejected_belief;   // [B] int64, index of the rejected response's belief
   torch::Tensor chosen_is_majority;  // [B] bool, the chosen belief is argmax p*
 
   std::vector<int64_t> example_index;  // [B] the pairs' indices in the tokenized dataset
-  std::vector<int64_t> question_index; // [B] the question (prompt group) each pair belongs to
 
   int64_t pairs() const { return input_ids.defined() ? input_ids.size(0) / 2 : 0; }
   int64_t tokens() const { return attention_mask.defined() ? attention_mask.sum().item<int64_t>() : 0; }

@@ -19,7 +19,6 @@ enum class DatasetKind { kOpinion, kReview };
 enum class PairMode { kGdpo, kDpo };
 
 DatasetKind parse_kind(const std::string& text, const std::string& option);  // "opinion"|"review"
-PairMode parse_mode(const std::string& text, const std::string& option);     // "gdpo"|"dpo"
 const char* kind_name(DatasetKind kind);
 const char* mode_name(PairMode mode);
 

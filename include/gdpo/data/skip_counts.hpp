@@ -5,11 +5,20 @@
 #include <map>
 #include <string>
 
+#include "gdpo/core/error.hpp"
+
 namespace gdpo::data {
 
 class SkipCounts {
  public:
   void add(const std::string& reason, int64_t n = 1) { counts_[reason] += n; }
+  // A bad example: counted under `reason` when `skip` (--data.skip-invalid), else an InputError
+  // "<where>: <message>", `where` naming the file and line ("data.jsonl:12").
+  void skip_or_throw(bool skip, const std::string& reason, const std::string& where,
+                     const std::string& message) {
+    if (!skip) throw InputError(where + ": " + message);
+    add(reason);
+  }
   void merge(const SkipCounts& other) {
     for (const auto& [reason, n] : other.counts_) counts_[reason] += n;
   }

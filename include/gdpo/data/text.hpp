@@ -1,5 +1,5 @@
 // Small text helpers shared by the data readers and builders: UTF-8 validation (readers report the
-// first bad byte), whitespace trimming and a stable 64-bit hash for cache fingerprints.
+// first bad byte) and whitespace trimming.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -11,9 +11,5 @@ namespace gdpo::data {
 size_t find_invalid_utf8(std::string_view s);
 
 std::string_view trim(std::string_view s);
-
-// FNV-1a 64-bit; `h` continues a previous hash.
-uint64_t fnv1a64(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL);
-std::string hex64(uint64_t v);  // 16 lowercase hex digits
 
 }  // namespace gdpo::data

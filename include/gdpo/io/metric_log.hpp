@@ -1,7 +1,6 @@
 // The append-only metric history of a run (metrics.h5). One group per table ("train", "eval", ...),
 // each with an int64 `step` dataset and one float64 dataset per metric, all of the same length, so
-// that `pandas.DataFrame({k: v[:] for k, v in h5py.File(p)["train"].items()})` is the table
-// (metrics named "group/name" sit in a subgroup).
+// that `pandas.DataFrame({k: v[:] for k, v in h5py.File(p)["train"].items()})` is the table.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -25,13 +24,12 @@ class MetricLog {
   MetricLog& operator=(const MetricLog&) = delete;
 
   const std::string& path() const { return path_; }
-  // Appends one row to `table`; a '/' in a metric name is stored as '.' ("loss/calibration" is the
-  // column "loss.calibration"), so every column is a plain dataset of the table. A metric absent from `values` is NaN in this row, a metric seen for
-  // the first time is back-filled with NaN for the earlier rows. Flushed before returning. A metric
-  // name may contain '/' ("belief/js_distance" is the dataset <table>/belief/js_distance, and
-  // read() returns it under that name); a table name may not; "step" is reserved. A new table or
-  // metric costs a reopen of the file (datasets cannot be created in SWMR mode); a kill during
-  // those milliseconds may damage the file.
+  // Appends one row to `table`, one dataset per metric ("loss.calibration" is the dataset
+  // <table>/loss.calibration: metric and table names hold no '/'; "step" is reserved). A metric
+  // absent from `values` is NaN in this row, a metric seen for the first time is back-filled with
+  // NaN for the earlier rows. Flushed before returning. A new table or metric costs a reopen of
+  // the file (datasets cannot be created in SWMR mode); a kill during those milliseconds may damage
+  // the file.
   void append(const std::string& table, int64_t step, const std::map<std::string, double>& values);
   // Flushes buffered data to the operating system (append() already does).
   void flush();

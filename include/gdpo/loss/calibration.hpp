@@ -13,8 +13,4 @@ namespace gdpo::loss {
 torch::Tensor calibration_kl(const torch::Tensor& belief_logps, const torch::Tensor& target_probs,
                              const torch::Tensor& valid);
 
-// sum_k p_theta_k over the valid beliefs: the policy's total probability on the K belief tokens.
-// belief_logps [B, K]; valid [B, K] bool  ->  [B].
-torch::Tensor belief_prob_sum(const torch::Tensor& belief_logps, const torch::Tensor& valid);
-
 }  // namespace gdpo::loss

@@ -3,20 +3,9 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "gdpo/loss/loss_config.hpp"
+
 namespace gdpo::loss {
-
-enum class DpoVariant {
-  kSigmoid,       // -log sigmoid(beta m)
-  kConservative,  // -(1 - eps) log sigmoid(beta m) - eps log sigmoid(-beta m)   (cDPO)
-  kIpo,           // (m - 1 / (2 beta))^2, on the unscaled margin as in the DPO reference code
-};
-
-struct DpoOptions {
-  DpoVariant variant = DpoVariant::kSigmoid;
-  double beta = 0.1;             // the paper's value
-  double label_smoothing = 0.0;  // eps of cDPO, in [0, 0.5); used only by kConservative
-  bool reference_free = false;   // reference log-probs taken as 0
-};
 
 struct DpoOutput {
   torch::Tensor losses;            // [B] per-example loss, differentiable
@@ -27,9 +16,11 @@ struct DpoOutput {
 };
 
 // m = (policy_chosen - policy_rejected) - (reference_chosen - reference_rejected), every input [B]
-// of summed log-probs. The reference tensors are ignored (may be undefined) when reference_free.
+// of summed log-probs; undefined reference tensors are read as 0 (reference-free DPO). The loss
+// form is `variant` (see DpoVariant) with temperature `beta` > 0 and, for kConservative only,
+// label smoothing eps in [0, 0.5).
 DpoOutput dpo_loss(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
                    const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
-                   const DpoOptions& options);
+                   DpoVariant variant, double beta, double label_smoothing = 0.0);
 
 }  // namespace gdpo::loss

@@ -4,16 +4,11 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "gdpo/loss/belief_distribution.hpp"
 #include "gdpo/loss/dpo_loss.hpp"
+#include "gdpo/loss/loss_config.hpp"
 
 namespace gdpo::loss {
-
-struct GdpoOptions {
-  double calibration_weight = 1.0;  // w_cal;  0 gives the preference-only ablation
-  double belief_weight = 1.0;       // w_belief
-  double preference_weight = 1.0;   // w_pref; 0 gives the calibration-only ablation
-  DpoOptions preference;            // the DPO variant of the preference term
-};
 
 // Everything the loss saw, for one micro-batch of B pairs whose chosen and rejected responses are
 // both conditioned on the chosen belief.
@@ -24,7 +19,7 @@ struct GdpoInputs {
   torch::Tensor chosen_belief;   // [B] summed log-probs of the chosen rows' belief spans
   torch::Tensor chosen_after;    // [B] summed log-probs of the chosen response after the belief
   torch::Tensor rejected_after;  // [B] the same for the rejected response
-  torch::Tensor reference_chosen_after;    // [B] the reference model's; undefined if reference-free
+  torch::Tensor reference_chosen_after;    // [B] the reference model's; undefined: reference-free
   torch::Tensor reference_rejected_after;  // [B]
 };
 
@@ -34,15 +29,14 @@ struct GdpoOutput {
   torch::Tensor belief_nll;       // scalar, detached: mean over examples of -chosen_belief
   torch::Tensor preference;       // scalar, detached: mean over examples of the DPO loss
   torch::Tensor calibration_kl;   // [B] detached, per example
-  torch::Tensor belief_prob_sum;  // [B] detached: sum_k p_theta(b_k | x) (<= 1)
-  torch::Tensor js_distance;      // [B] detached: JS distance between p_theta renormalised over
-                                  //     the valid K beliefs and p*
+  BeliefDistribution beliefs;     // p_theta over the K beliefs, its mass and JS distance to p*
   DpoOutput dpo;                  // per-example preference losses, rewards, margins, accuracy
 };
 
 // total = w_cal * mean_i KL(p*_i || p_theta_i)              (see calibration_kl: not renormalised)
 //       + w_belief * mean_i -log p_theta(chosen belief span_i | x_i)
 //       + w_pref * mean_i DPO(after-belief log-probs of chosen_i vs rejected_i)
-GdpoOutput gdpo_loss(const GdpoInputs& in, const GdpoOptions& options);
+// with the weights, beta and preference variant (config.gdpo_preference) of `config`.
+GdpoOutput gdpo_loss(const GdpoInputs& in, const LossConfig& config);
 
 }  // namespace gdpo::loss

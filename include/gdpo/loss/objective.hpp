@@ -8,22 +8,24 @@
 #include <string>
 
 #include "gdpo/data/batch.hpp"
-#include "gdpo/loss/loss_options.hpp"
+#include "gdpo/loss/loss_config.hpp"
 #include "gdpo/loss/reference_logprobs.hpp"
 
 namespace gdpo::loss {
 
 struct LossOutput {
   torch::Tensor loss;  // scalar, differentiable: the micro-batch mean to back-propagate
-  // Detached float64 scalars (0-dim, on the loss's device; call .item() only when logging):
-  //   loss, loss/<term>            sft | preference | calibration | belief_nll
-  //   logps/chosen, logps/rejected  mean summed log-probs entering the loss (GDPO: after the
-  //                                 belief; SFT: chosen response), tokens/chosen (mean count)
-  //   rewards/{chosen,rejected,margin,accuracy}   beta (policy - reference), DPO family and GDPO
-  //   rewards/{margin,accuracy}_{majority,minority}  the same over the pairs whose chosen belief
+  // Detached float64 scalars (0-dim, on the loss's device; call .item() only when logging), named
+  // as they appear everywhere (logs, metrics.h5 columns, summary.json, gdpo inspect):
+  //   loss, loss.<term>            sft | preference | calibration | belief_nll
+  //   logps.chosen, logps.rejected  mean summed log-probs entering the loss (GDPO: after the
+  //                                 belief; SFT: chosen response), tokens.chosen (mean count)
+  //   rewards.{chosen,rejected,margin,accuracy}   beta (policy - reference), DPO family and GDPO
+  //   rewards.{margin,accuracy}_{majority,minority}  the same over the pairs whose chosen belief
   //                                 is / is not argmax p* (0 when there are none), with
-  //   count/majority, count/minority  the number of such pairs, to weight averages across batches
-  //   belief/prob_sum, belief/js_distance   GDPO only (see GdpoOutput)
+  //   count.majority, count.minority  the number of such pairs, to weight averages across batches
+  //   belief.prob_sum, belief.js_distance   GDPO, or any objective with belief_metrics (see
+  //                                 BeliefDistribution)
   std::map<std::string, torch::Tensor> metrics;
   // [B] detached per-pair rewards (undefined for SFT).
   torch::Tensor chosen_rewards, rejected_rewards;
@@ -33,10 +35,12 @@ struct LossOutput {
 // rejected): hidden [2B, T, H], output_weight [V, H]. Only the positions the objective reads are
 // projected onto the vocabulary, in chunks of config.logprob_chunk (SFT: the chosen responses;
 // DPO family: every response; GDPO: every response and the K belief tokens after each prompt).
-// `reference` may be default-constructed when !needs_reference(config).
+// `reference` may be default-constructed when !needs_reference(config). `belief_metrics` adds the
+// belief calibration metrics to objectives that do not compute them anyway (evaluation).
+// The batch is checked once here (spans, shapes, token ids against the vocabulary).
 LossOutput compute_objective(const LossConfig& config, const torch::Tensor& hidden,
                              const torch::Tensor& output_weight, const data::PairBatch& batch,
-                             const ReferenceLogprobs& reference);
+                             const ReferenceLogprobs& reference, bool belief_metrics = false);
 
 // The same from log-probs already computed: token_logps [2B, T] (token_logprobs over at least
 // [prompt_len, seq_len) of the rows used) and, for GDPO, belief_logps [B, K] (position_logprobs at

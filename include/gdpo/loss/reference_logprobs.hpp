@@ -13,7 +13,6 @@ namespace gdpo::loss {
 
 // Per row of a PairBatch (chosen rows [0, B), rejected rows [B, 2B)); detached, no gradient.
 struct ReferenceLogprobs {
-  torch::Tensor belief;        // [2B] sum over the belief span
   torch::Tensor after_belief;  // [2B] sum over the response after the belief (GDPO's preference)
   torch::Tensor response;      // [2B] sum over the whole response (DPO, cDPO, IPO)
 

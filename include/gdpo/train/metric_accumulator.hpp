@@ -1,5 +1,5 @@
 // Averages named scalar metrics over micro-batches and ranks with the right weights: most metrics by
-// pairs, the *_majority / *_minority rewards by how many pairs of that kind there were, and count/*
+// pairs, the *_majority / *_minority rewards by how many pairs of that kind there were, and count.*
 // metrics summed. One all-reduce combines every rank's sums.
 #pragma once
 #include <torch/torch.h>
@@ -18,7 +18,7 @@ class MetricAccumulator {
   void add(const std::string& name, double mean, double weight);
   // Sums every rank's totals (all ranks must have added the same names). Call on every rank.
   void all_reduce(dist::Communicator& comm);
-  // name -> weighted mean (count/* -> total).
+  // name -> weighted mean (count.* -> total).
   std::map<std::string, double> result() const;
   bool empty() const { return sums_.empty(); }
 

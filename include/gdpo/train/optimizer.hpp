@@ -10,8 +10,11 @@
 
 namespace gdpo::train {
 
+enum class OptimizerKind { kRmsprop, kAdamw };
+const char* optimizer_kind_name(OptimizerKind kind);  // "rmsprop", "adamw"
+
 struct OptimizerConfig {
-  std::string kind = "rmsprop";  // rmsprop | adamw
+  OptimizerKind kind = OptimizerKind::kRmsprop;
   double weight_decay = 0.0;     // AdamW: decoupled; RMSprop: L2 added to the gradient (as torch)
   double rmsprop_alpha = 0.99;   // torch.optim.RMSprop defaults
   double adam_beta1 = 0.9;
@@ -42,8 +45,8 @@ class Optimizer {
   int64_t steps_ = 0;
 };
 
-// "rmsprop": torch.optim.RMSprop (no momentum, not centered): v = a v + (1-a) g^2,
-//            p -= lr g / (sqrt(v) + eps). "adamw": torch.optim.AdamW. Anything else: UsageError.
+// kRmsprop: torch.optim.RMSprop (no momentum, not centered): v = a v + (1-a) g^2,
+//           p -= lr g / (sqrt(v) + eps). kAdamw: torch.optim.AdamW.
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
                                           std::vector<NamedParameter> params);
 

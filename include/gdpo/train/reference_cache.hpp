@@ -17,8 +17,9 @@ namespace gdpo::train {
 
 class ReferenceTable {
  public:
+  // values [N, kColumns] float64: chosen (after_belief, response), rejected (the same).
+  static constexpr int64_t kColumns = 4;
   ReferenceTable() = default;
-  // values [N, 6] float64: chosen (belief, after_belief, response), rejected (the same).
   explicit ReferenceTable(torch::Tensor values) : values_(std::move(values)) {}
 
   // The sums of the given pairs laid out as a PairBatch's rows: [2B] each.

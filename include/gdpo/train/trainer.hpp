@@ -9,16 +9,16 @@
 
 #include "gdpo/data/tokenized.hpp"
 #include "gdpo/dist/communicator.hpp"
-#include "gdpo/loss/loss_options.hpp"
+#include "gdpo/loss/loss_config.hpp"
 #include "gdpo/model/causal_lm.hpp"
 #include "gdpo/train/checkpoint.hpp"
-#include "gdpo/train/train_options.hpp"
+#include "gdpo/train/train_config.hpp"
 
 namespace gdpo::train {
 
 struct TrainerInputs {
-  TrainOptions train;
-  EvalOptions eval;
+  TrainConfig train;
+  EvalConfig eval;
   loss::LossConfig loss;
   std::shared_ptr<dist::Communicator> comm;
   model::CausalLMPtr policy;     // the starting weights (replaced by a checkpoint's on resume)
@@ -41,7 +41,7 @@ class Trainer {
   int run();
 
   // Evaluates the policy on the fixed eval subset: the objective's metrics and the belief
-  // calibration (belief/js_distance, belief/prob_sum), averaged over pairs and ranks.
+  // calibration (belief.js_distance, belief.prob_sum), averaged over pairs and ranks.
   std::map<std::string, double> evaluate();
 
   const TrainerState& state() const;

@@ -1,0 +1,57 @@
+#include "gdpo/train/train_config.hpp"
+
+#include "gdpo/core/checks.hpp"
+#include "gdpo/core/error.hpp"
+
+namespace gdpo::train {
+
+const char* precision_name(Precision p) { return p == Precision::kFp32 ? "fp32" : "bf16"; }
+
+const char* reference_mode_name(ReferenceMode m) {
+  switch (m) {
+    case ReferenceMode::kCache: return "cache";
+    case ReferenceMode::kOnline: return "online";
+    case ReferenceMode::kNone: return "none";
+  }
+  return "?";
+}
+
+const char* export_choice_name(ExportChoice e) { return e == ExportChoice::kBest ? "best" : "last"; }
+
+const char* metric_goal_name(MetricGoal g) { return g == MetricGoal::kMin ? "min" : "max"; }
+
+int64_t TrainConfig::micro_batch(int world_size) const {
+  const int64_t per_step = static_cast<int64_t>(world_size) * grad_accum;
+  if (batch_size % per_step != 0)
+    throw UsageError("--train.batch-size " + std::to_string(batch_size) +
+                     " must be divisible by world size x --train.grad-accum = " +
+                     std::to_string(world_size) + " x " + std::to_string(grad_accum));
+  return batch_size / per_step;
+}
+
+void validate(const TrainConfig& o) {
+  require_positive("train.lr", o.lr);
+  require_positive("train.batch-size", static_cast<double>(o.batch_size));
+  require_positive("train.grad-accum", static_cast<double>(o.grad_accum));
+  require_at_least("train.warmup-steps", static_cast<double>(o.warmup_steps), 0);
+  require_at_least("train.max-grad-norm", o.max_grad_norm, 0);
+  require_at_least("train.weight-decay", o.optimizer.weight_decay, 0);
+  if (o.n_epochs < 1 && o.n_examples <= 0)
+    throw UsageError("--train.n-epochs must be >= 1 when --train.n-examples is 0");
+  require_at_least("train.keep-last", static_cast<double>(o.keep_last), 1);
+  require_at_least("train.n-examples", static_cast<double>(o.n_examples), 0);
+  require_at_least("train.max-steps", static_cast<double>(o.max_steps), 0);
+  require_at_least("train.save-every-examples", static_cast<double>(o.save_every_examples), 0);
+  require_positive("train.progress-seconds", o.progress_seconds);
+  require_at_least("train.seed", static_cast<double>(o.seed), 0);
+}
+
+void validate(const EvalConfig& o) {
+  require_at_least("eval.batch-size", static_cast<double>(o.batch_size), 1);
+  require_at_least("eval.patience", static_cast<double>(o.patience), 0);
+  require_at_least("eval.every-examples", static_cast<double>(o.every_examples), 0);
+  require_at_least("eval.n-examples", static_cast<double>(o.n_examples), 0);
+  if (o.metric.empty()) throw UsageError("--eval.metric must name an eval metric");
+}
+
+}  // namespace gdpo::train

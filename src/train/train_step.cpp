@@ -1,0 +1,107 @@
+#include "gdpo/train/train_step.hpp"
+
+#include <chrono>
+
+#include "gdpo/core/error.hpp"
+#include "gdpo/loss/objective.hpp"
+#include "gdpo/train/autocast.hpp"
+#include "gdpo/train/gradient_clip.hpp"
+#include "gdpo/train/lr_schedule.hpp"
+#include "gdpo/train/metric_accumulator.hpp"
+
+namespace gdpo::train {
+
+namespace {
+
+// Seconds since `t`, then `t` = now; waits for the device first so that the time is the work's.
+class PhaseClock {
+ public:
+  PhaseClock(torch::Device device, bool enabled) : cuda_(device.is_cuda()), enabled_(enabled) {}
+  void lap(double* into) {
+    if (!enabled_) return;
+    if (cuda_) torch::cuda::synchronize();
+    const auto now = std::chrono::steady_clock::now();
+    *into += std::chrono::duration<double>(now - t_).count();
+    t_ = now;
+  }
+
+ private:
+  bool cuda_, enabled_;
+  std::chrono::steady_clock::time_point t_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+TrainStep::TrainStep(model::CausalLM& policy, const TrainConfig& train,
+                     const loss::LossConfig& loss, std::shared_ptr<dist::Communicator> comm)
+    : policy_(policy), train_(train), loss_(loss), comm_(std::move(comm)) {
+  GDPO_CHECK(comm_, "TrainStep needs a communicator");
+  auto named = policy_.hf_state_dict();
+  for (auto& [name, p] : named) {
+    GDPO_CHECK(p.is_floating_point(), "parameter " << name << " is not floating point");
+    p.requires_grad_(true);
+    params_.push_back(p);
+  }
+  optimizer_ = make_optimizer(train_.optimizer, std::move(named));
+  sync_ = std::make_unique<GradientSync>(comm_, params_);
+}
+
+StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
+                          const ReferenceSource& reference, StepPhases* phases) {
+  const int64_t accum = train_.grad_accum;
+  const int64_t pairs = batch.pairs();
+  GDPO_CHECK(pairs > 0 && pairs % accum == 0,
+             "a step's " << pairs << " pairs do not split into " << accum << " micro-batches");
+  const int64_t micro = pairs / accum;
+  const auto device = policy_.output_weight().device();
+  StepPhases unused;
+  StepPhases& ph = phases ? *phases : unused;
+  PhaseClock clock(device, phases != nullptr);
+
+  policy_.train();
+  for (auto& p : params_) p.mutable_grad().reset();
+  MetricAccumulator acc;
+  int64_t tokens = 0;
+  for (int64_t a = 0; a < accum; ++a) {
+    auto mb = accum == 1 ? batch.to(device) : batch.slice(a * micro, (a + 1) * micro).to(device);
+    auto ref = reference ? reference(mb) : loss::ReferenceLogprobs();
+    torch::Tensor hidden;
+    {
+      AutocastGuard autocast(train_.precision == Precision::kBf16, device);
+      hidden = policy_.hidden_states(mb.input_ids, mb.attention_mask);
+    }
+    clock.lap(&ph.forward);
+    // With phases, cut the graph at the hidden states: the loss's backward stops there, then the
+    // transformer's runs from the hidden states' gradient.
+    auto input = phases ? hidden.detach().requires_grad_(true) : hidden;
+    auto out = loss::compute_objective(loss_, input, policy_.output_weight(), mb, ref);
+    acc.add(out.metrics, micro);
+    clock.lap(&ph.objective);
+    (out.loss / static_cast<double>(accum)).backward();
+    clock.lap(&ph.objective_backward);
+    if (phases) {
+      hidden.backward(input.grad());
+      clock.lap(&ph.model_backward);
+    }
+    tokens += mb.tokens();
+  }
+  sync_->average();
+  clock.lap(&ph.gradient_sync);
+  const double grad_norm = clip_gradients(params_, train_.max_grad_norm);
+  clock.lap(&ph.clip);
+  const double lr = warmup_lr(train_.lr, train_.warmup_steps, step);
+  optimizer_->step(lr);
+  clock.lap(&ph.optimizer);
+
+  acc.add("count.tokens", static_cast<double>(tokens), 1.0);  // count.*: summed over ranks
+  acc.all_reduce(*comm_);
+  StepResult result;
+  result.metrics = acc.result();
+  result.tokens = static_cast<int64_t>(result.metrics.at("count.tokens"));
+  result.metrics.erase("count.tokens");
+  result.metrics["grad_norm"] = grad_norm;
+  result.metrics["lr"] = lr;
+  return result;
+}
+
+}  // namespace gdpo::train
