@@ -221,6 +221,8 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
         q.probabilities.push_back(v);
         sum += v;
       }
+      // p* is used exactly as given when it sums to 1 within the tolerance (the authors never
+      // renormalise it); a sum off by more is bad data, rescaled only with --data.renormalize.
       if (std::fabs(sum - 1.0) > options.tolerance) {
         if (!options.renormalize || !(sum > 0)) {
           std::ostringstream os;
@@ -228,9 +230,8 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
              << (sum > 0 ? " (use --data.renormalize to rescale)" : "");
           bad("probabilities do not sum to 1", os.str());
         }
-      }
-      if (sum > 0 && (options.renormalize || sum != 1.0))
         for (auto& v : q.probabilities) v /= sum;
+      }
 
       const std::string accept_id = id_text(field(rec, "accept_choice_id"), "accept_choice_id");
       const std::string reject_id = id_text(field(rec, "reject_choice_id"), "reject_choice_id");

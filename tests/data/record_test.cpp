@@ -160,6 +160,27 @@ TEST(Records, RenormalizeOnlyWhenAsked) {
   EXPECT_DOUBLE_EQ(d.questions[0].probabilities[0], 0.7);
 }
 
+TEST(Records, ProbabilitiesWithinTheToleranceAreUsedAsGiven) {
+  // 0.7 + 0.2995 = 0.9995: within the default 1e-3, kept exactly (not rescaled to 0.7004, 0.2996).
+  std::string line = kOpinionLine;
+  line.replace(line.find("[0.7,0.3]"), 9, "[0.7,0.2995]");
+  Dataset d = parse(line);
+  EXPECT_EQ(d.questions[0].probabilities, (std::vector<double>{0.7, 0.2995}));
+  ReadOptions o;
+  o.renormalize = true;  // rescales only sums off by more than the tolerance
+  d = parse(line, o);
+  EXPECT_EQ(d.questions[0].probabilities, (std::vector<double>{0.7, 0.2995}));
+  // 0.7 + 0.298 = 0.998: off by 2e-3, an InputError naming the file and line.
+  line = kOpinionLine;
+  line.replace(line.find("[0.7,0.3]"), 9, "[0.7,0.298]");
+  EXPECT_NE(error_of(line).find("f.jsonl:1: 'probabilities' sum to 0.998, not 1 within 0.001"),
+            std::string::npos)
+      << error_of(line);
+  o.renormalize = false;
+  o.tolerance = 0.01;  // accepted as given under a looser tolerance
+  EXPECT_EQ(parse(line, o).questions[0].probabilities, (std::vector<double>{0.7, 0.298}));
+}
+
 TEST(Records, MissingFileIsAnInputError) {
   EXPECT_THROW(read_records("/nonexistent/x.jsonl"), InputError);
 }

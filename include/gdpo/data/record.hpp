@@ -62,8 +62,10 @@ struct ReadOptions {
   std::string kind = "auto";       // opinion | review | auto (reviews have no choice text)
   std::string belief_ids = "auto"; // auto | index0 | index1 | letters: how ids map to options
   bool skip_invalid = false;       // skip (and count) bad lines instead of throwing InputError
-  bool renormalize = false;        // rescale p* that does not sum to 1 instead of rejecting it
-  double tolerance = 1e-3;         // |sum p* - 1| allowed without --data.renormalize
+  // p* summing to 1 within `tolerance` is used exactly as given (never rescaled, as the authors);
+  // a sum off by more is an InputError (file:line), or rescaled to 1 when `renormalize` is set.
+  bool renormalize = false;        // rescale p* off by more than the tolerance instead of failing
+  double tolerance = 1e-3;         // |sum p* - 1| accepted as given
 };
 
 // Reads a JSONL file (or stream named `name`). Throws gdpo::InputError "file:line: ..." on bad input
