@@ -16,6 +16,7 @@ PairBatch PairBatch::slice(int64_t begin, int64_t end) const {
   out.attention_mask = rows(attention_mask);
   out.prompt_len = rows(prompt_len);
   out.belief_len = rows(belief_len);
+  out.pref_begin = pref_begin.defined() ? rows(pref_begin) : pref_begin;
   out.seq_len = rows(seq_len);
   // Trim the padding no remaining row needs.
   const int64_t t = std::max<int64_t>(1, out.seq_len.max().item<int64_t>());
@@ -33,8 +34,8 @@ PairBatch PairBatch::to(const torch::Device& device) const {
   auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
   PairBatch out = *this;
   for (auto* f : {&out.input_ids, &out.attention_mask, &out.prompt_len, &out.belief_len,
-                  &out.seq_len, &out.belief_token_ids, &out.belief_valid, &out.target_probs,
-                  &out.chosen_is_majority})
+                  &out.pref_begin, &out.seq_len, &out.belief_token_ids, &out.belief_valid,
+                  &out.target_probs, &out.chosen_is_majority})
     *f = mv(*f);
   return out;
 }

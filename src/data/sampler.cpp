@@ -92,6 +92,7 @@ PairBatch make_batch(const TokenizedPairs& d, const std::vector<int64_t>& pairs)
   out.attention_mask = torch::zeros({2 * b, t}, i64);
   out.prompt_len = torch::empty({2 * b}, i64);
   out.belief_len = torch::empty({2 * b}, i64);
+  out.pref_begin = torch::empty({2 * b}, i64);
   out.seq_len = torch::empty({2 * b}, i64);
   out.belief_token_ids = torch::zeros({b, k_max}, i64);
   out.belief_valid = torch::zeros({b, k_max}, torch::kBool);
@@ -101,6 +102,7 @@ PairBatch make_batch(const TokenizedPairs& d, const std::vector<int64_t>& pairs)
   auto mask = out.attention_mask.accessor<int64_t, 2>();
   auto plen = out.prompt_len.accessor<int64_t, 1>();
   auto blen = out.belief_len.accessor<int64_t, 1>();
+  auto pref = out.pref_begin.accessor<int64_t, 1>();
   auto slen = out.seq_len.accessor<int64_t, 1>();
   auto btok = out.belief_token_ids.accessor<int64_t, 2>();
   auto bval = out.belief_valid.accessor<bool, 2>();
@@ -117,6 +119,7 @@ PairBatch make_batch(const TokenizedPairs& d, const std::vector<int64_t>& pairs)
       }
       plen[row] = d.row_prompt[r];
       blen[row] = d.row_belief[r];
+      pref[row] = d.row_pref[r];
       slen[row] = d.row_length[r];
     }
     const int64_t q = d.pair_question[i], off = d.question_offset[q], k = d.beliefs(q);

@@ -1,5 +1,6 @@
 #include "gdpo/data/tokenized.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +33,12 @@ struct BadPair {
 
 }  // namespace
 
+int64_t gt_token_id(const tokenizer::Tokenizer& tok) {
+  if (auto id = tok.token_to_id(">")) return *id;
+  const auto ids = tok.encode(">");
+  return ids.size() == 1 ? ids[0] : -1;
+}
+
 TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& tok,
                               const TokenizeOptions& options) {
   check_options(options);
@@ -39,14 +46,14 @@ TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& t
   out.pad_id = tok.eos_id();
   out.skipped = data.skipped;
   const int64_t eos = tok.eos_id();
+  const int64_t gt = gt_token_id(tok);
   auto place = [&](int64_t line) {  // "file:line", or "file" for a pair without a line
     return data.source + (line > 0 ? ":" + std::to_string(line) : std::string());
   };
   auto where = [&](int64_t line) { return place(line) + ": "; };
 
-  // Per question: the belief tokens, the prompt ids and each belief span's ids.
+  // Per question: the belief tokens and the prompt's ids.
   std::vector<std::vector<int64_t>> prompt_ids(data.questions.size());
-  std::vector<std::vector<std::vector<int64_t>>> span_ids(data.questions.size());
   out.question_offset.push_back(0);
   for (size_t qi = 0; qi < data.questions.size(); ++qi) {
     const Question& q = data.questions[qi];
@@ -57,38 +64,52 @@ TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& t
                                              << q.options[k] << "') encodes to " << ids.size()
                                              << " tokens with tokenizer " << tok.name()
                                              << "; every belief id must be a single token");
-      const std::string span = render_belief(data.kind, q, static_cast<int64_t>(k));
-      auto sids = tok.encode(span);
-      if (sids.empty() || sids[0] != ids[0])
-        GDPO_THROW(InputError, where(q.line) << "belief span '" << span << "' does not start with "
-                                             << "the token of belief id '" << q.belief_ids[k]
-                                             << "' with tokenizer " << tok.name());
       out.belief_token.push_back(ids[0]);
       out.belief_prob.push_back(static_cast<float>(q.probabilities[k]));
-      span_ids[qi].push_back(std::move(sids));
     }
     out.question_offset.push_back(static_cast<int64_t>(out.belief_token.size()));
     prompt_ids[qi] = tok.encode(render_prompt(q));
   }
 
+  // Index of the last `>` token of a response (-1: none).
+  auto last_gt = [&](const std::vector<int64_t>& v) -> int64_t {
+    if (gt < 0) return -1;
+    for (int64_t i = static_cast<int64_t>(v.size()) - 1; i >= 0; --i)
+      if (v[i] == gt) return i;
+    return -1;
+  };
   std::vector<int64_t> rc, rr;
   for (const Pair& p : data.pairs) {
     try {
       const auto& prompt_full = prompt_ids[p.question];
-      const auto& bc = span_ids[p.question][p.chosen];
-      const auto& br = span_ids[p.question][options.mode == PairMode::kGdpo ? p.chosen : p.rejected];
+      const RenderedPair text = render_pair(data, p, options.mode);
       rc.clear();
       rr.clear();
-      tok.encode_append(p.chosen_response, rc);
-      tok.encode_append(p.rejected_response, rr);
+      tok.encode_append(text.chosen(), rc);    // the whole response, `{id}<{option}>{text}`
+      tok.encode_append(text.rejected(), rr);
       for (const std::vector<int64_t>* v :
-           std::initializer_list<const std::vector<int64_t>*>{&prompt_full, &bc, &br, &rc, &rr})
+           std::initializer_list<const std::vector<int64_t>*>{&prompt_full, &rc, &rr})
         if (std::find(v->begin(), v->end(), eos) != v->end())
           throw BadPair{"end-of-text token inside the text",
                         "the text contains the end-of-text token (id " + std::to_string(eos) + ")"};
+      // The first response token is the belief id's token (the batch contract; the calibration
+      // reads the belief tokens' probabilities where the response begins).
+      const Question& q = data.questions[p.question];
+      const int64_t want[2] = {p.chosen, options.mode == PairMode::kGdpo ? p.chosen : p.rejected};
+      for (int side = 0; side < 2; ++side) {
+        const auto& v = side == 0 ? rc : rr;
+        if (v.empty() || v[0] != out.belief_token[out.question_offset[p.question] + want[side]])
+          throw BadPair{"response does not start with its belief token",
+                        std::string("the ") + (side == 0 ? "chosen" : "rejected") +
+                            " response does not start with the token of its belief id '" +
+                            q.belief_ids[want[side]] + "': tokenizer " + tok.name() +
+                            " merges it with the text that follows"};
+      }
       rc.push_back(eos);
       rr.push_back(eos);
-      const int64_t longer = std::max(bc.size() + rc.size(), br.size() + rr.size());
+      const int64_t gc = last_gt(rc), gr = last_gt(rr);  // response offsets of the last `>`
+
+      const int64_t longer = static_cast<int64_t>(std::max(rc.size(), rr.size()));
       int64_t p_begin = 0, p_len = static_cast<int64_t>(prompt_full.size());
       if (p_len + longer > options.max_length && p_len > options.max_prompt_length) {
         if (options.truncation == "keep_end") p_begin = p_len - options.max_prompt_length;
@@ -96,23 +117,28 @@ TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& t
       }
       int64_t limit = longer;
       if (p_len + longer > options.max_length) limit = options.max_length - p_len;
-      if (static_cast<int64_t>(std::max(bc.size(), br.size())) > limit)
+      const int64_t keep[2] = {std::min<int64_t>(limit, rc.size()), std::min<int64_t>(limit, rr.size())};
+      if (gc >= keep[0] || gr >= keep[1])
         throw BadPair{"belief span cut by truncation",
                       "the belief span does not fit in --data.max-length " +
                           std::to_string(options.max_length) + " after a prompt of " +
-                          std::to_string(p_len) + " tokens"};
+                          std::to_string(p_len) + " tokens (a response's last '>' token would be cut)"};
+      // The preference span starts at the chosen row's last `>` (included), clamped to the prompt's
+      // end (a `>` in the prompt leaves the whole response); the rejected row uses the same offset
+      // unless nothing of it would remain, where the authors keep its whole response.
+      const int64_t pref_c = p_len + std::max<int64_t>(gc, 0);
+      const int64_t pref[2] = {pref_c, pref_c < p_len + keep[1] ? pref_c : p_len};
+      const int64_t g[2] = {gc, gr};
       for (int side = 0; side < 2; ++side) {
-        const auto& belief = side == 0 ? bc : br;
-        const auto& rest = side == 0 ? rc : rr;
+        const auto& resp = side == 0 ? rc : rr;
         out.row_offset.push_back(static_cast<int64_t>(out.tokens.size()));
         for (int64_t i = 0; i < p_len; ++i) out.tokens.push_back(static_cast<int32_t>(prompt_full[p_begin + i]));
-        const int64_t keep = std::min<int64_t>(limit, belief.size() + rest.size());
-        for (int64_t i = 0; i < keep; ++i)
-          out.tokens.push_back(static_cast<int32_t>(
-              i < static_cast<int64_t>(belief.size()) ? belief[i] : rest[i - belief.size()]));
+        for (int64_t i = 0; i < keep[side]; ++i) out.tokens.push_back(static_cast<int32_t>(resp[i]));
         out.row_prompt.push_back(static_cast<int32_t>(p_len));
-        out.row_belief.push_back(static_cast<int32_t>(belief.size()));
-        out.row_length.push_back(static_cast<int32_t>(p_len + keep));
+        // Before the last `>`; the authors' fallback (no `>`, or nothing before it): the whole response.
+        out.row_belief.push_back(static_cast<int32_t>(g[side] >= 1 ? g[side] : keep[side]));
+        out.row_pref.push_back(static_cast<int32_t>(pref[side]));
+        out.row_length.push_back(static_cast<int32_t>(p_len + keep[side]));
       }
       out.pair_question.push_back(p.question);
       out.pair_chosen.push_back(static_cast<int32_t>(p.chosen));
@@ -142,19 +168,22 @@ std::string tokenized_fingerprint(const std::string& data_path, const tokenizer:
      << " truncation=" << o.truncation << " mode=" << mode_name(o.mode)
      << " skip_invalid=" << o.skip_invalid << " kind=" << r.kind << " belief_ids=" << r.belief_ids
      << " renormalize=" << r.renormalize << " tolerance=" << r.tolerance
-     << " read_skip_invalid=" << r.skip_invalid;
+     << " read_skip_invalid=" << r.skip_invalid << " spans=authors gt_token=" << gt_token_id(tok);
   return os.str();
 }
 
 // ---- cache file --------------------------------------------------------------------------------
 // Layout (native byte order, checked by the marker): "GDPOTOKC" u32 version u32 0x01020304
 // u64 payload_size u64 payload_fnv1a u64 fingerprint_size, fingerprint, payload.
-// Payload: each array as u64 count + raw elements; pad_id; skip reasons as u64 count + (string, i64).
+// Payload: each array as u64 count + raw elements (tokens, row_offset, row_prompt, row_belief,
+// row_pref, row_length, pair_*, question_offset, belief_token, belief_prob); pad_id; skip reasons as
+// u64 count + (string, i64).
+// Version 2: spans on the whole-response tokenization (the authors'), row_pref added.
 
 namespace {
 
 constexpr char kMagic[8] = {'G', 'D', 'P', 'O', 'T', 'O', 'K', 'C'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kByteOrder = 0x01020304;
 
 template <class T>
@@ -219,7 +248,8 @@ bool consistent(const TokenizedPairs& t, std::string* why) {
     return false;
   };
   if (t.pair_chosen.size() != n || t.pair_rejected.size() != n || t.row_offset.size() != rows ||
-      t.row_prompt.size() != rows || t.row_belief.size() != rows || t.row_length.size() != rows)
+      t.row_prompt.size() != rows || t.row_belief.size() != rows || t.row_pref.size() != rows ||
+      t.row_length.size() != rows)
     return fail("array sizes disagree");
   if (t.question_offset.empty() || t.question_offset.front() != 0 ||
       t.question_offset.back() != static_cast<int64_t>(t.belief_token.size()) ||
@@ -228,8 +258,9 @@ bool consistent(const TokenizedPairs& t, std::string* why) {
   for (size_t q = 0; q + 1 < t.question_offset.size(); ++q)
     if (t.question_offset[q + 1] <= t.question_offset[q]) return fail("empty question");
   for (size_t r = 0; r < rows; ++r)
-    if (t.row_offset[r] < 0 || t.row_prompt[r] < 1 || t.row_belief[r] < 0 ||
-        t.row_prompt[r] + t.row_belief[r] > t.row_length[r] ||
+    if (t.row_offset[r] < 0 || t.row_prompt[r] < 1 || t.row_belief[r] < 1 ||
+        t.row_prompt[r] + t.row_belief[r] > t.row_length[r] || t.row_pref[r] < t.row_prompt[r] ||
+        t.row_pref[r] > t.row_length[r] ||
         t.row_offset[r] + t.row_length[r] > static_cast<int64_t>(t.tokens.size()))
       return fail("row spans out of range");
   for (size_t i = 0; i < n; ++i) {
@@ -251,6 +282,7 @@ void save_tokenized(const std::string& path, const std::string& fingerprint,
   put_vec(payload, t.row_offset);
   put_vec(payload, t.row_prompt);
   put_vec(payload, t.row_belief);
+  put_vec(payload, t.row_pref);
   put_vec(payload, t.row_length);
   put_vec(payload, t.pair_question);
   put_vec(payload, t.pair_chosen);
@@ -304,6 +336,7 @@ bool load_tokenized(const std::string& path, const std::string& fingerprint, Tok
     t.row_offset = p.get_vec<int64_t>();
     t.row_prompt = p.get_vec<int32_t>();
     t.row_belief = p.get_vec<int32_t>();
+    t.row_pref = p.get_vec<int32_t>();
     t.row_length = p.get_vec<int32_t>();
     t.pair_question = p.get_vec<int64_t>();
     t.pair_chosen = p.get_vec<int32_t>();
@@ -327,6 +360,24 @@ bool load_tokenized(const std::string& path, const std::string& fingerprint, Tok
   }
 }
 
+namespace {
+// Appends pair i of `src` (both rows) to `out` as a pair of question `question`.
+void push_pair(TokenizedPairs& out, const TokenizedPairs& src, int64_t i, int64_t question) {
+  for (int64_t r = 2 * i; r < 2 * i + 2; ++r) {
+    out.row_offset.push_back(static_cast<int64_t>(out.tokens.size()));
+    out.tokens.insert(out.tokens.end(), src.tokens.begin() + src.row_offset[r],
+                      src.tokens.begin() + src.row_offset[r] + src.row_length[r]);
+    out.row_prompt.push_back(src.row_prompt[r]);
+    out.row_belief.push_back(src.row_belief[r]);
+    out.row_pref.push_back(src.row_pref[r]);
+    out.row_length.push_back(src.row_length[r]);
+  }
+  out.pair_question.push_back(question);
+  out.pair_chosen.push_back(src.pair_chosen[i]);
+  out.pair_rejected.push_back(src.pair_rejected[i]);
+}
+}  // namespace
+
 TokenizedPairs select_questions(const TokenizedPairs& src, const std::vector<int64_t>& questions) {
   TokenizedPairs out;
   out.pad_id = src.pad_id;
@@ -345,19 +396,7 @@ TokenizedPairs select_questions(const TokenizedPairs& src, const std::vector<int
   std::vector<std::vector<int64_t>> by_question(src.questions());
   for (int64_t i = 0; i < src.pairs(); ++i) by_question[src.pair_question[i]].push_back(i);
   for (int64_t q : questions)
-    for (int64_t i : by_question[q]) {
-      for (int64_t r = 2 * i; r < 2 * i + 2; ++r) {
-        out.row_offset.push_back(static_cast<int64_t>(out.tokens.size()));
-        out.tokens.insert(out.tokens.end(), src.tokens.begin() + src.row_offset[r],
-                          src.tokens.begin() + src.row_offset[r] + src.row_length[r]);
-        out.row_prompt.push_back(src.row_prompt[r]);
-        out.row_belief.push_back(src.row_belief[r]);
-        out.row_length.push_back(src.row_length[r]);
-      }
-      out.pair_question.push_back(remap[q]);
-      out.pair_chosen.push_back(src.pair_chosen[i]);
-      out.pair_rejected.push_back(src.pair_rejected[i]);
-    }
+    for (int64_t i : by_question[q]) push_pair(out, src, i, remap[q]);
   return out;
 }
 
@@ -373,6 +412,7 @@ void append_pairs(TokenizedPairs& dst, const TokenizedPairs& src) {
   for (int64_t off : src.row_offset) dst.row_offset.push_back(off + t0);
   dst.row_prompt.insert(dst.row_prompt.end(), src.row_prompt.begin(), src.row_prompt.end());
   dst.row_belief.insert(dst.row_belief.end(), src.row_belief.begin(), src.row_belief.end());
+  dst.row_pref.insert(dst.row_pref.end(), src.row_pref.begin(), src.row_pref.end());
   dst.row_length.insert(dst.row_length.end(), src.row_length.begin(), src.row_length.end());
   for (int64_t q : src.pair_question) dst.pair_question.push_back(q + q0);
   dst.pair_chosen.insert(dst.pair_chosen.end(), src.pair_chosen.begin(), src.pair_chosen.end());

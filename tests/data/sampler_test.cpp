@@ -86,14 +86,24 @@ TEST(Batch, EveryFieldRightPadded) {
   const TokenizedPairs t = tokenize_pairs(parse_records(in, "b.jsonl"), tok, {});
   const PairBatch b = make_batch(t, {1, 0});
   ASSERT_EQ(b.pairs(), 2);
-  // Row lengths: pair 1 chosen "<Q>Yo<A>" 8 + "0<p>" 4 + EOT = 13, rejected 8 + 4 + "w" + EOT = 14;
-  // pair 0: 15 and 16 (see tokenized_test). T = 16.
+  // Rows: [pair 1 chosen, pair 0 chosen, pair 1 rejected, pair 0 rejected]. Pair 1 chosen
+  // "<Q>Yo<A>" 8 + "0<p>" 4 + EOT = 13, rejected 8 + "0<p>w" 5 + EOT = 14; pair 0: 15 and 16 (see
+  // tokenized_test). T = 16. Belief spans "0<p" / "0<a" (3); the preference spans start at their ">":
+  // 8 + 3 = 11 (pair 1), 9 + 3 = 12 (pair 0).
   EXPECT_EQ(b.input_ids.sizes(), (std::vector<int64_t>{4, 16}));
   EXPECT_EQ(std::vector<int64_t>(b.seq_len.data_ptr<int64_t>(), b.seq_len.data_ptr<int64_t>() + 4),
             (std::vector<int64_t>{13, 15, 14, 16}));
   EXPECT_EQ(b.prompt_len[0].item<int64_t>(), 8);
   EXPECT_EQ(b.prompt_len[1].item<int64_t>(), 9);
-  EXPECT_EQ(b.belief_len[2].item<int64_t>(), 4);
+  EXPECT_EQ(b.belief_len[2].item<int64_t>(), 3);
+  EXPECT_EQ(std::vector<int64_t>(b.pref_begin.data_ptr<int64_t>(),
+                                 b.pref_begin.data_ptr<int64_t>() + 4),
+            (std::vector<int64_t>{11, 12, 11, 12}));
+  for (int64_t r = 0; r < 4; ++r) {
+    const int64_t p = b.pref_begin[r].item<int64_t>();
+    EXPECT_EQ(b.input_ids[r][p].item<int64_t>(), '>');  // the span's first token
+    EXPECT_EQ(p, b.prompt_len[r].item<int64_t>() + b.belief_len[r].item<int64_t>());
+  }
   EXPECT_EQ(b.input_ids[0][12].item<int64_t>(), 1000);  // EOT
   EXPECT_EQ(b.input_ids[0][13].item<int64_t>(), 1000);  // padding = pad id
   EXPECT_EQ(b.attention_mask[0].sum().item<int64_t>(), 13);
@@ -115,10 +125,14 @@ TEST(Batch, EveryFieldRightPadded) {
   EXPECT_EQ(s.input_ids.sizes(), (std::vector<int64_t>{2, 14}));  // padding trimmed
   EXPECT_TRUE(s.input_ids[1].equal(b.input_ids[2].slice(0, 0, 14)));
   EXPECT_EQ(s.seq_len[1].item<int64_t>(), 14);
+  EXPECT_EQ(s.pref_begin[0].item<int64_t>(), 11);
+  EXPECT_EQ(s.pref_begin[1].item<int64_t>(), 11);
+  EXPECT_EQ(s.belief_len[1].item<int64_t>(), 3);
   EXPECT_EQ(s.example_index, (std::vector<int64_t>{1}));
   EXPECT_EQ(s.belief_token_ids.size(0), 1);
   const PairBatch moved = b.to(torch::kCPU);
   EXPECT_TRUE(moved.input_ids.equal(b.input_ids));
+  EXPECT_TRUE(moved.pref_begin.equal(b.pref_begin));
 }
 
 TEST(Batch, LoaderCoversTheEpochOnTwoRanks) {

@@ -1,5 +1,7 @@
-// Tokenization with belief spans (hand-checkable positions with one id per byte), truncation as the
-// DPO reference, and the token cache (reuse, invalidation by data/tokenizer/options, corruption).
+// Tokenization with the authors' spans (hand-checkable positions with one id per byte, ">" = 62):
+// belief span before the response's last ">", preference span from the chosen row's last ">", their
+// fallbacks when `>"` merges or there is no <option>; truncation as the DPO reference; and the token
+// cache (reuse, invalidation, corruption, version).
 #include "gdpo/data/tokenized.hpp"
 
 #include <gtest/gtest.h>
@@ -18,10 +20,17 @@ namespace {
 using test::CharTokenizer;
 using test::ids;
 
-// prompt "<Q>Hi?<A>" (9), chosen "0<a>" + "x" + EOT, rejected (DPO) "1<b>" + "yz" + EOT.
+// prompt "<Q>Hi?<A>" (9), chosen "0<a>x" + EOT, rejected "0<a>yz" + EOT (GDPO) or "1<b>yz" + EOT (DPO).
 const char* kLine =
     R"({"prompt":"Hi?","options":["a","b"],"probabilities":[0.25,0.75],"accept_choice_id":0,)"
     R"("accept_choice":"a","accept_response":"x","reject_choice_id":1,"reject_choice":"b","reject_response":"yz"})";
+
+// kLine with its chosen text "x" replaced by `text` (a JSON string body).
+std::string with_chosen_text(const std::string& text) {
+  std::string line = kLine;
+  const std::string from = R"("accept_response":"x")";
+  return line.replace(line.find(from), from.size(), R"("accept_response":")" + text + "\"");
+}
 
 Dataset one_pair() {
   std::istringstream in(std::string(kLine) + "\n");
@@ -45,9 +54,14 @@ TEST(Tokenize, SpansAndIdsGdpo) {
   EXPECT_EQ(row(t, 0), cat(ids("<Q>Hi?<A>0<a>x"), {1000}));
   EXPECT_EQ(row(t, 1), cat(ids("<Q>Hi?<A>0<a>yz"), {1000}));  // GDPO: the chosen belief
   EXPECT_EQ(t.row_prompt[0], 9);
-  EXPECT_EQ(t.row_belief[0], 4);
+  EXPECT_EQ(t.row_belief[0], 3);   // "0<a": before the last ">" (offset 3 in the response)
+  EXPECT_EQ(t.row_pref[0], 12);    // 9 + 3: the ">" itself, then "x", EOT
   EXPECT_EQ(t.row_length[0], 15);
+  EXPECT_EQ(t.row_belief[1], 3);
+  EXPECT_EQ(t.row_pref[1], 12);    // the chosen row's offset
   EXPECT_EQ(t.row_length[1], 16);
+  EXPECT_EQ(t.tokens[t.row_offset[0] + t.row_pref[0]], '>');
+  EXPECT_EQ(t.tokens[t.row_offset[1] + t.row_pref[1]], '>');
   EXPECT_EQ(t.belief_token, (std::vector<int64_t>{'0', '1'}));
   EXPECT_EQ(t.belief_prob, (std::vector<float>{0.25f, 0.75f}));
   EXPECT_EQ(t.pair_chosen[0], 0);
@@ -63,6 +77,105 @@ TEST(Tokenize, DpoRejectedCarriesItsOwnBelief) {
   const TokenizedPairs t = tokenize_pairs(one_pair(), tok, o);
   EXPECT_EQ(row(t, 1), cat(ids("<Q>Hi?<A>1<b>yz"), {1000}));
   EXPECT_EQ(t.tokens[t.row_offset[1] + t.row_prompt[1]], '1');
+  EXPECT_EQ(t.row_belief[1], 3);  // "1<b"
+  EXPECT_EQ(t.row_pref[1], 12);   // the chosen row's offset (unused by dpo, which sums everything)
+}
+
+// Like CharTokenizer, but the strings in `merges` are single tokens (longest match first), as BPE
+// merges `>"` (GPT-2 24618) or digits.
+struct MergingTokenizer : test::CharTokenizer {
+  std::vector<std::pair<std::string, int64_t>> merges;
+  explicit MergingTokenizer(std::vector<std::pair<std::string, int64_t>> m) : merges(std::move(m)) {}
+  std::vector<int64_t> encode(std::string_view text) const override {
+    ++calls;
+    std::vector<int64_t> v;
+    for (size_t i = 0; i < text.size();) {
+      size_t n = 1;
+      int64_t id = static_cast<unsigned char>(text[i]);
+      for (const auto& [str, mid] : merges)
+        if (str.size() > n && text.substr(i, str.size()) == str) n = str.size(), id = mid;
+      v.push_back(id);
+      i += n;
+    }
+    return v;
+  }
+  std::string fingerprint() const override { return "merging"; }
+};
+
+TEST(Tokenize, TheLastGtOfTheResponseEndsTheBeliefSpan) {
+  // chosen "0<a>x<b>y" + EOT: the last ">" is the text's (offset 7), so the belief span is
+  // "0<a>x<b" (7) and the preference span starts at 9 + 7 = 16, as the authors' search does.
+  std::istringstream in(with_chosen_text("x<b>y") + "\n");
+  CharTokenizer tok;
+  const TokenizedPairs t = tokenize_pairs(parse_records(in, "p.jsonl"), tok, {});
+  EXPECT_EQ(row(t, 0), cat(ids("<Q>Hi?<A>0<a>x<b>y"), {1000}));
+  EXPECT_EQ(t.row_belief[0], 7);
+  EXPECT_EQ(t.row_pref[0], 16);
+  EXPECT_EQ(t.row_length[0], 19);
+  // The rejected row "<Q>Hi?<A>0<a>yz" + EOT is 16 long: a cut at 16 would leave none of it, so (as
+  // the authors' "keep the old value") its preference span is its whole response.
+  EXPECT_EQ(t.row_length[1], 16);
+  EXPECT_EQ(t.row_belief[1], 3);
+  EXPECT_EQ(t.row_pref[1], 9);
+}
+
+TEST(Tokenize, MergedGtFallsBackToTheWholeResponse) {
+  // `>"` is one token (300): chosen `0<a>"hi"` + EOT = 0 < a >" h i " EOT has no lone ">", so the belief
+  // span is the whole response (8, EOT included) and the preference span starts at the prompt's end
+  // (the last ">" of the chosen row is the prompt's "<A>"), for both rows.
+  std::istringstream in(with_chosen_text(R"(\"hi\")") + "\n");
+  MergingTokenizer tok({{">\"", 300}});
+  const TokenizedPairs t = tokenize_pairs(parse_records(in, "p.jsonl"), tok, {});
+  ASSERT_EQ(t.pairs(), 1);
+  EXPECT_EQ(row(t, 0), cat(ids("<Q>Hi?<A>0<a"), {300, 'h', 'i', '"', 1000}));
+  EXPECT_EQ(t.row_belief[0], 8);
+  EXPECT_EQ(t.row_pref[0], 9);
+  // The rejected row "0<a>yz" keeps its own lone ">" for its belief span, and the chosen offset.
+  EXPECT_EQ(t.row_belief[1], 3);
+  EXPECT_EQ(t.row_pref[1], 9);
+}
+
+TEST(Tokenize, ReviewsHaveNoGtSoBothSpansAreTheWholeResponse) {
+  std::istringstream in(
+      R"({"prompt":"R","options":["1","2"],"probabilities":[0.5,0.5],"accept_choice_id":1,)"
+      R"("accept_response":" ok","reject_choice_id":2,"reject_response":" bad"})"
+      "\n");
+  CharTokenizer tok;
+  TokenizeOptions o;
+  o.mode = PairMode::kDpo;
+  const TokenizedPairs t = tokenize_pairs(parse_records(in, "r.jsonl"), tok, o);
+  EXPECT_EQ(row(t, 0), cat(ids("<Q>R<A>1 ok"), {1000}));
+  EXPECT_EQ(row(t, 1), cat(ids("<Q>R<A>2 bad"), {1000}));
+  EXPECT_EQ(t.row_prompt[0], 7);
+  EXPECT_EQ(t.row_belief[0], 5);  // "1 ok" + EOT
+  EXPECT_EQ(t.row_belief[1], 6);  // "2 bad" + EOT
+  EXPECT_EQ(t.row_pref[0], 7);
+  EXPECT_EQ(t.row_pref[1], 7);
+}
+
+TEST(Tokenize, AResponseMustStartWithItsBeliefToken) {
+  // A review id "4" before the text "5 stars": a tokenizer merging "45" loses the belief token.
+  const std::string text =
+      R"({"prompt":"R","options":["4","5"],"probabilities":[0.5,0.5],"accept_choice_id":4,)"
+      R"("accept_response":"5 stars","reject_choice_id":5,"reject_response":" meh"})"
+      "\n";
+  MergingTokenizer tok({{"45", 301}});
+  std::istringstream in(text);
+  const Dataset d = parse_records(in, "r.jsonl");
+  try {
+    tokenize_pairs(d, tok, {});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("r.jsonl:1: the chosen response does not start with the "
+                                         "token of its belief id '4'"),
+              std::string::npos)
+        << e.what();
+  }
+  TokenizeOptions o;
+  o.skip_invalid = true;
+  const TokenizedPairs t = tokenize_pairs(d, tok, o);
+  EXPECT_EQ(t.pairs(), 0);
+  EXPECT_EQ(t.skipped.count("response does not start with its belief token"), 1);
 }
 
 TEST(Tokenize, TruncatesThePromptFirstKeepStartOrKeepEnd) {
@@ -73,6 +186,8 @@ TEST(Tokenize, TruncatesThePromptFirstKeepStartOrKeepEnd) {
   TokenizedPairs t = tokenize_pairs(one_pair(), tok, o);
   EXPECT_EQ(row(t, 1), cat(ids("<Q>Hi0<a>yz"), {1000}));
   EXPECT_EQ(t.row_prompt[1], 5);
+  EXPECT_EQ(t.row_belief[1], 3);
+  EXPECT_EQ(t.row_pref[1], 8);
   o.truncation = "keep_end";
   t = tokenize_pairs(one_pair(), tok, o);
   EXPECT_EQ(row(t, 1), cat(ids("i?<A>0<a>yz"), {1000}));
@@ -84,10 +199,17 @@ TEST(Tokenize, ThenTheResponsesButNeverTheBeliefSpan) {
   o.max_length = 10;
   o.max_prompt_length = 5;
   TokenizedPairs t = tokenize_pairs(one_pair(), tok, o);
-  EXPECT_EQ(row(t, 0), ids("<Q>Hi0<a>x"));
+  EXPECT_EQ(row(t, 0), ids("<Q>Hi0<a>x"));  // 5 response tokens kept: EOT cut
   EXPECT_EQ(row(t, 1), ids("<Q>Hi0<a>y"));
-  EXPECT_EQ(t.row_belief[1], 4);
-  o.max_length = 8;
+  EXPECT_EQ(t.row_belief[1], 3);
+  EXPECT_EQ(t.row_pref[0], 8);
+  o.max_length = 9;  // 4 response tokens: "0<a>", the preference span is the ">" alone
+  t = tokenize_pairs(one_pair(), tok, o);
+  EXPECT_EQ(row(t, 0), ids("<Q>Hi0<a>"));
+  EXPECT_EQ(t.row_belief[0], 3);
+  EXPECT_EQ(t.row_pref[0], 8);
+  EXPECT_EQ(t.row_length[0], 9);
+  o.max_length = 8;  // 3: the ">" would be cut
   try {
     tokenize_pairs(one_pair(), tok, o);
     FAIL();
@@ -158,6 +280,8 @@ TEST(TokenCache, SecondLoadDoesNotTokenizeAndChangesInvalidate) {
   EXPECT_EQ(tok.calls, calls);  // from the cache
   EXPECT_EQ(second.tokens, first.tokens);
   EXPECT_EQ(second.row_length, first.row_length);
+  EXPECT_EQ(second.row_belief, first.row_belief);
+  EXPECT_EQ(second.row_pref, first.row_pref);
   EXPECT_EQ(second.belief_prob, first.belief_prob);
   EXPECT_NE(log.str().find("from cache"), std::string::npos) << log.str();
 
@@ -203,6 +327,39 @@ TEST(TokenCache, CorruptOrTruncatedCacheIsRebuilt) {
   gdpo::test::write_file(dir.file("c.tok"), bytes.substr(0, 20));
   EXPECT_FALSE(load_tokenized(dir.file("c.tok"), fp, &back, &why));
   EXPECT_FALSE(load_tokenized(dir.file("absent.tok"), fp, &back, &why));
+  // A cache of format version 1 (spans on separately tokenized beliefs, no row_pref) is rebuilt.
+  std::string v1 = bytes;
+  v1[8] = 1;  // the u32 after the 8-byte magic (little-endian hosts)
+  gdpo::test::write_file(dir.file("c.tok"), v1);
+  EXPECT_FALSE(load_tokenized(dir.file("c.tok"), fp, &back, &why));
+  EXPECT_EQ(why, "another cache version");
+}
+
+TEST(TokenCache, RowInvariantsAreChecked) {
+  gdpo::test::TempDir dir;
+  CharTokenizer tok;
+  TokenizedPairs t = tokenize_pairs(one_pair(), tok, {});
+  TokenizedPairs back;
+  std::string why;
+  save_tokenized(dir.file("c.tok"), "fp", t);
+  ASSERT_TRUE(load_tokenized(dir.file("c.tok"), "fp", &back, &why)) << why;
+  EXPECT_EQ(back.row_pref, t.row_pref);
+  for (int32_t bad : {8, 16}) {  // before the prompt's end; past the row's end
+    TokenizedPairs b = t;
+    b.row_pref[0] = bad;
+    save_tokenized(dir.file("c.tok"), "fp", b);
+    EXPECT_FALSE(load_tokenized(dir.file("c.tok"), "fp", &back, &why)) << bad;
+    EXPECT_EQ(why, "inconsistent (row spans out of range)");
+  }
+  TokenizedPairs b = t;
+  b.row_belief[1] = 0;
+  save_tokenized(dir.file("c.tok"), "fp", b);
+  EXPECT_FALSE(load_tokenized(dir.file("c.tok"), "fp", &back, &why));
+  b = t;
+  b.row_pref.pop_back();
+  save_tokenized(dir.file("c.tok"), "fp", b);
+  EXPECT_FALSE(load_tokenized(dir.file("c.tok"), "fp", &back, &why));
+  EXPECT_EQ(why, "inconsistent (array sizes disagree)");
 }
 
 TEST(TokenCache, BytesTokenizer) {
@@ -210,6 +367,8 @@ TEST(TokenCache, BytesTokenizer) {
   const TokenizedPairs t = tokenize_pairs(one_pair(), *tok, {});
   EXPECT_EQ(row(t, 0), cat(ids("<Q>Hi?<A>0<a>x"), {256}));
   EXPECT_EQ(t.pad_id, 256);
+  EXPECT_EQ(gt_token_id(*tok), '>');
+  EXPECT_EQ(t.row_pref[0], 12);
 }
 
 }  // namespace
