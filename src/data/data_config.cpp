@@ -49,6 +49,13 @@ LoadedData load_data(const DataConfig& o, const tokenizer::Tokenizer& tok, std::
              << " test questions\n";
     }
   }
+  if (o.one_pair_per_question) {
+    out.train = last_pair_per_question(out.train);
+    if (!out.eval.question_offset.empty()) out.eval = last_pair_per_question(out.eval);
+    if (log)
+      *log << "data: one pair per question (SFT): " << out.train.pairs() << " train / "
+           << out.eval.pairs() << " eval pairs\n";
+  }
   for (const auto* part : {&out.train, &out.eval})
     if (!part->question_offset.empty() && part->pairs() == 0)
       GDPO_THROW(InputError, (part == &out.train ? o.train_files.front() : o.eval_files.empty()

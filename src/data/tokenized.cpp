@@ -400,6 +400,20 @@ TokenizedPairs select_questions(const TokenizedPairs& src, const std::vector<int
   return out;
 }
 
+TokenizedPairs last_pair_per_question(const TokenizedPairs& src) {
+  TokenizedPairs out;
+  out.pad_id = src.pad_id;
+  out.skipped = src.skipped;
+  out.question_offset = src.question_offset;
+  out.belief_token = src.belief_token;
+  out.belief_prob = src.belief_prob;
+  std::vector<int64_t> last(src.questions(), -1);
+  for (int64_t i = 0; i < src.pairs(); ++i) last[src.pair_question[i]] = i;
+  for (int64_t q = 0; q < src.questions(); ++q)
+    if (last[q] >= 0) push_pair(out, src, last[q], q);
+  return out;
+}
+
 void append_pairs(TokenizedPairs& dst, const TokenizedPairs& src) {
   if (dst.question_offset.empty()) {
     dst = src;

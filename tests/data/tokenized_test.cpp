@@ -1,7 +1,7 @@
 // Tokenization with the authors' spans (hand-checkable positions with one id per byte, ">" = 62):
 // belief span before the response's last ">", preference span from the chosen row's last ">", their
-// fallbacks when `>"` merges or there is no <option>; truncation as the DPO reference; and the token
-// cache (reuse, invalidation, corruption, version).
+// fallbacks when `>"` merges or there is no <option>; truncation as the DPO reference; the SFT
+// selection of one pair per question; and the token cache (reuse, invalidation, corruption, version).
 #include "gdpo/data/tokenized.hpp"
 
 #include <gtest/gtest.h>
@@ -362,6 +362,29 @@ TEST(TokenCache, RowInvariantsAreChecked) {
   EXPECT_EQ(why, "inconsistent (array sizes disagree)");
 }
 
+TEST(Tokenize, LastPairPerQuestionKeepsTheLastPairOfEachQuestionInQuestionOrder) {
+  // Lines 1 and 3 are question "Hi?" (chosen texts "x", "c"), line 2 question "Yo" (chosen "p").
+  const std::string l3 = with_chosen_text("c");
+  std::istringstream in(std::string(kLine) + "\n" +
+                        R"({"prompt":"Yo","options":["p","q"],"probabilities":[0.5,0.5],)"
+                        R"("accept_choice_id":1,"accept_choice":"q","accept_response":"p",)"
+                        R"("reject_choice_id":0,"reject_choice":"p","reject_response":"r"})" +
+                        "\n" + l3 + "\n");
+  CharTokenizer tok;
+  const TokenizedPairs all = tokenize_pairs(parse_records(in, "s.jsonl"), tok, {});
+  ASSERT_EQ(all.pairs(), 3);
+  const TokenizedPairs sft = last_pair_per_question(all);
+  ASSERT_EQ(sft.pairs(), 2);
+  EXPECT_EQ(sft.questions(), 2);
+  EXPECT_EQ(sft.pair_question, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(row(sft, 0), cat(ids("<Q>Hi?<A>0<a>c"), {1000}));  // line 3, not line 1
+  EXPECT_EQ(row(sft, 2), cat(ids("<Q>Yo<A>1<q>p"), {1000}));
+  EXPECT_EQ(sft.pair_chosen, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(sft.row_belief, (std::vector<int32_t>{3, 3, 3, 3}));
+  EXPECT_EQ(sft.row_pref, (std::vector<int32_t>{12, 12, 11, 11}));
+  EXPECT_EQ(sft.belief_prob, all.belief_prob);  // p* of each question, unchanged
+}
+
 TEST(TokenCache, BytesTokenizer) {
   const auto tok = tokenizer::load_tokenizer("bytes");
   const TokenizedPairs t = tokenize_pairs(one_pair(), *tok, {});
@@ -407,6 +430,11 @@ TEST(LoadData, SplitsTheTrainFileByQuestionWithoutEvalFiles) {
   d = load_data(o, tok);
   EXPECT_EQ(d.train.questions(), 20);
   EXPECT_EQ(d.train.pair_question.back(), 19);
+  o.one_pair_per_question = true;  // SFT: the last pair of each question, train and eval
+  d = load_data(o, tok);
+  EXPECT_EQ(d.train.pairs(), 20);
+  EXPECT_EQ(d.eval.pairs(), 10);
+  EXPECT_EQ(d.eval.pair_question, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   o.train_files.clear();
   EXPECT_THROW(load_data(o, tok), UsageError);
 }

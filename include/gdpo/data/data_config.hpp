@@ -21,6 +21,9 @@ struct DataConfig {
   std::string cache_dir;                 // "" disables the token cache
   int64_t seed = 0;                      // of the split
   std::array<double, 3> split = {0.9, 0.1, 0.0};  // train, eval, test ratios by question
+  // SFT data as the authors make it: only the last pair of each question, train and eval alike (see
+  // last_pair_per_question, and its note on review data). Applied after the split and the cache.
+  bool one_pair_per_question = false;
 };
 
 // Throw gdpo::UsageError naming the `--data.*` option of any invalid value.
@@ -32,8 +35,8 @@ struct LoadedData {
   TokenizedPairs eval;  // empty (no questions) when there are no eval files and the split has no eval
 };
 
-// Reads, tokenizes (or takes from the cache) and splits as the config says; prints a line per file
-// and the skip counts to `log`.
+// Reads, tokenizes (or takes from the cache), splits and (one_pair_per_question) keeps the last pair
+// of each question as the config says; prints a line per file and the skip counts to `log`.
 LoadedData load_data(const DataConfig& config, const tokenizer::Tokenizer& tok,
                      std::ostream* log = nullptr);
 

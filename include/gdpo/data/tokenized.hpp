@@ -98,6 +98,14 @@ void save_tokenized(const std::string& path, const std::string& fingerprint,
 bool load_tokenized(const std::string& path, const std::string& fingerprint, TokenizedPairs* pairs,
                     std::string* why_not = nullptr);
 
+// SFT data as the authors make it (get_batch_iterator with sft_mode; preference_datasets.py keys the
+// records by prompt and keeps the LAST one's chosen response and p*): one pair per question, the last
+// one in file order, the questions kept in their order (first appearance). Only the chosen row (and
+// p*) is meant to be used. Note: the authors group opinion data by prompt, but their review loader
+// (get_movie_reviews) is a plain list, one SFT example per record; gdpo groups both by context +
+// prompt, so on review data with repeated prompts this keeps fewer examples than they do.
+TokenizedPairs last_pair_per_question(const TokenizedPairs& pairs);
+
 // The pairs of the questions `questions` (in that order), renumbered.
 TokenizedPairs select_questions(const TokenizedPairs& pairs, const std::vector<int64_t>& questions);
 // Appends `src` to `dst` (questions renumbered after dst's; the pad ids must agree).
