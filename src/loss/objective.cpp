@@ -87,6 +87,7 @@ void add_preference_metrics(LossOutput& out, const DpoOutput& dpo,
 void add_belief_metrics(LossOutput& out, const BeliefDistribution& beliefs) {
   out.metrics["belief.prob_sum"] = beliefs.prob_sum.mean();
   out.metrics["belief.js_distance"] = beliefs.js_distance.mean();
+  out.js_distance = beliefs.js_distance;
 }
 
 // The objective of a batch already checked by check_batch.

@@ -29,6 +29,9 @@ struct LossOutput {
   std::map<std::string, torch::Tensor> metrics;
   // [B] detached per-pair rewards (undefined for SFT).
   torch::Tensor chosen_rewards, rejected_rewards;
+  // [B] detached float64 JS distance of each pair's belief distribution to p* (defined with the
+  // belief metrics), for averages per question.
+  torch::Tensor js_distance;
 };
 
 // From the policy's final hidden states of the whole micro-batch (rows [0, B) chosen, [B, 2B)
