@@ -52,10 +52,13 @@ void bind_tokenizer(OptionSet& set, std::string& path) {
 void bind_loss(OptionSet& set, loss::LossConfig& c) {
   set.group("loss", "Objective [loss]")
       .choice("type", &c.type, named(loss::kLossTypes, loss::loss_type_name),
-              "objective")
+              "objective, under the GDPO authors' names: sft; dpo (whole responses, the rejected "
+              "one with its own belief); cdpo (DPO after the belief, both responses on the chosen "
+              "belief); ipo; gdpo")
       .add("beta", &c.beta, "DPO temperature beta (dpo, cdpo, ipo, GDPO's preference term)")
       .add("label-smoothing", &c.label_smoothing,
-           "cDPO label smoothing eps in (0, 0.5): the assumed rate of flipped preferences")
+           "label smoothing eps in [0, 0.5) of the sigmoid losses (conservative DPO): the "
+           "assumed rate of flipped preferences")
       .choice("preference-loss", &c.gdpo_preference,
               named(loss::kDpoVariants, loss::dpo_variant_name),
               "GDPO's preference term on the response after the belief")
@@ -134,8 +137,9 @@ void bind_read_options(OptionSet& set, data::ReadOptions& r) {
   set.group("data", "Preference data [data]")
       .add("kind", &r.kind, "opinion | review | auto (reviews have no choice text)")
       .flag("skip-invalid", &r.skip_invalid, "skip bad lines (counted) instead of failing")
-      .flag("renormalize", &r.renormalize, "rescale p* that does not sum to 1 instead of failing")
-      .add("tolerance", &r.tolerance, "allowed |sum p* - 1|")
+      .flag("renormalize", &r.renormalize,
+            "rescale a p* whose sum is off by more than --data.tolerance instead of failing")
+      .add("tolerance", &r.tolerance, "allowed |sum p* - 1| (p* within it is used as given)")
       .add("belief-ids", &r.belief_ids, "auto | index0 | index1 | letters: option ids in the records");
 }
 }  // namespace
@@ -153,14 +157,20 @@ void bind_split(OptionSet& set, std::array<double, 3>& split, const std::string&
 void bind_data(OptionSet& set, data::DataConfig& c, const loss::LossConfig* loss) {
   // "auto" is kept apart from the pair mode until the loss type is known.
   enum class Mode { kAuto, kGdpo, kDpo };
+  enum class SftExamples { kPerPrompt, kPerPair };
   auto mode = std::make_shared<Mode>(Mode::kAuto);
+  auto sft = std::make_shared<SftExamples>(SftExamples::kPerPrompt);
   bind_read_options(set, c.read);
   set.group("data")
       .add("train", &c.train_files, "training data, JSON lines in the published schema (repeatable)")
       .add("eval", &c.eval_files, "evaluation data (repeatable); none: split --data.train by question")
       .choice("mode", mode.get(), {{"auto", Mode::kAuto}, {"gdpo", Mode::kGdpo}, {"dpo", Mode::kDpo}},
-              "the rejected response's belief: gdpo (the chosen one), dpo (its own); auto: gdpo "
-              "for --loss.type gdpo, else dpo")
+              "the rejected response's belief: gdpo (the chosen one), dpo (its own); auto: dpo "
+              "for --loss.type dpo, gdpo for every other loss (as the authors' dpo_mode)")
+      .choice("sft-examples", sft.get(),
+              {{"per-prompt", SftExamples::kPerPrompt}, {"per-pair", SftExamples::kPerPair}},
+              "SFT trains on one example per distinct prompt (the last record's chosen response, "
+              "as the authors) or on every pair's chosen response")
       .add("max-length", &c.tokenize.max_length, "max tokens of prompt + response")
       .add("max-prompt-length", &c.tokenize.max_prompt_length, "prompt length after truncation")
       .add("truncation", &c.tokenize.truncation,
@@ -168,10 +178,12 @@ void bind_data(OptionSet& set, data::DataConfig& c, const loss::LossConfig* loss
       .add("cache-dir", &c.cache_dir, "directory of the tokenized-data cache (empty: no cache)")
       .add("seed", &c.seed, "seed of the split");
   bind_split(set, c.split, "train,eval[,test] ratios by question (used without --data.eval)");
-  set.validate([&c, mode, loss] {
-    const bool gdpo = !loss || loss->type == loss::LossType::kGdpo;
-    c.tokenize.mode = *mode == Mode::kGdpo || (*mode == Mode::kAuto && gdpo) ? data::PairMode::kGdpo
-                                                                             : data::PairMode::kDpo;
+  set.validate([&c, mode, sft, loss] {
+    const bool own = loss && loss::rejected_has_own_belief(loss->type);
+    c.tokenize.mode = *mode == Mode::kDpo || (*mode == Mode::kAuto && own) ? data::PairMode::kDpo
+                                                                           : data::PairMode::kGdpo;
+    c.one_pair_per_question =
+        loss && loss->type == loss::LossType::kSft && *sft == SftExamples::kPerPrompt;
     c.tokenize.skip_invalid = c.read.skip_invalid;
     data::validate(c);
   });

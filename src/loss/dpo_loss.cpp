@@ -26,12 +26,12 @@ DpoOutput dpo_loss(const torch::Tensor& policy_chosen, const torch::Tensor& poli
 
   DpoOutput out;
   switch (variant) {
-    case DpoVariant::kSigmoid: out.losses = -torch::log_sigmoid(beta * margin); break;
-    case DpoVariant::kConservative: {
+    case DpoVariant::kSigmoid: {
       const double eps = label_smoothing;
-      GDPO_CHECK(eps >= 0 && eps < 0.5, "cDPO label smoothing must be in [0, 0.5), got " << eps);
-      out.losses =
-          -(1 - eps) * torch::log_sigmoid(beta * margin) - eps * torch::log_sigmoid(-beta * margin);
+      GDPO_CHECK(eps >= 0 && eps < 0.5, "DPO label smoothing must be in [0, 0.5), got " << eps);
+      out.losses = -torch::log_sigmoid(beta * margin);
+      if (eps != 0)  // conservative DPO
+        out.losses = (1 - eps) * out.losses - eps * torch::log_sigmoid(-beta * margin);
       break;
     }
     case DpoVariant::kIpo: out.losses = (margin - 1 / (2 * beta)).pow(2); break;

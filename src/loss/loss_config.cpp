@@ -20,24 +20,26 @@ const char* loss_type_name(LossType type) {
 }
 
 const char* dpo_variant_name(DpoVariant variant) {
-  switch (variant) {
-    case DpoVariant::kSigmoid: return "dpo";
-    case DpoVariant::kConservative: return "cdpo";
-    case DpoVariant::kIpo: return "ipo";
-  }
-  return "?";
+  return variant == DpoVariant::kSigmoid ? "dpo" : "ipo";
 }
 
 DpoVariant preference_variant(const LossConfig& config) {
   switch (config.type) {
-    case LossType::kCdpo: return DpoVariant::kConservative;
     case LossType::kIpo: return DpoVariant::kIpo;
     case LossType::kGdpo: return config.gdpo_preference;
     case LossType::kSft:
-    case LossType::kDpo: break;
+    case LossType::kDpo:
+    case LossType::kCdpo: break;
   }
   return DpoVariant::kSigmoid;
 }
+
+PreferenceSpan preference_span(LossType type) {
+  return type == LossType::kCdpo || type == LossType::kGdpo ? PreferenceSpan::kAfterBelief
+                                                            : PreferenceSpan::kResponse;
+}
+
+bool rejected_has_own_belief(LossType type) { return type == LossType::kDpo; }
 
 bool needs_reference(const LossConfig& config) {
   return config.type != LossType::kSft && !config.reference_free;
@@ -60,15 +62,12 @@ void validate(const LossConfig& config) {
   if (config.type == LossType::kSft && config.reference_free)
     GDPO_THROW(UsageError, "--loss.reference-free applies to the DPO-family losses, not sft");
   const double eps = config.label_smoothing;
-  if (config.type != LossType::kSft && preference_variant(config) == DpoVariant::kConservative) {
-    if (!(eps > 0 && eps < 0.5))
-      GDPO_THROW(UsageError, "--loss.label-smoothing must be in (0, 0.5) for cdpo, got " << eps);
-  } else if (eps != 0) {
+  if (!(eps >= 0 && eps < 0.5))
+    GDPO_THROW(UsageError, "--loss.label-smoothing must be in [0, 0.5), got " << eps);
+  if (eps != 0 && (config.type == LossType::kSft || preference_variant(config) != DpoVariant::kSigmoid))
     GDPO_THROW(UsageError, "--loss.label-smoothing " << eps
-                                                     << " applies only to cdpo (--loss.type "
-                                                        "cdpo, or --loss.preference-loss cdpo "
-                                                        "with gdpo)");
-  }
+                                                     << " applies to the sigmoid losses (dpo, cdpo, "
+                                                        "gdpo with --loss.preference-loss dpo)");
 }
 
 }  // namespace gdpo::loss

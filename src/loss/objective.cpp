@@ -30,11 +30,15 @@ void check_batch(const data::PairBatch& batch, bool beliefs, int64_t T, int64_t 
   const int64_t rows = batch.input_ids.size(0), B = rows / 2;
   GDPO_CHECK(batch.input_ids.size(1) == T,
              "input_ids have " << batch.input_ids.size(1) << " positions, log-probs " << T);
-  for (const auto* t : {&batch.prompt_len, &batch.belief_len, &batch.seq_len})
+  for (const auto* t : {&batch.prompt_len, &batch.belief_len, &batch.pref_begin, &batch.seq_len})
     GDPO_CHECK(t->defined() && t->numel() == rows,
-               "span lengths must hold one value per row (" << rows << ")");
+               "span bounds (prompt_len, belief_len, pref_begin, seq_len) must hold one value per "
+               "row ("
+                   << rows << ")");
   auto ok = (batch.prompt_len >= 1) & (batch.belief_len >= 0) &
-            (batch.prompt_len + batch.belief_len <= batch.seq_len) & (batch.seq_len <= T);
+            (batch.prompt_len + batch.belief_len <= batch.seq_len) &
+            (batch.prompt_len <= batch.pref_begin) & (batch.pref_begin <= batch.seq_len) &
+            (batch.seq_len <= T);
   if (beliefs) {
     ok = ok.all().logical_and((batch.belief_len >= 1).all());
     const auto& ids = batch.belief_token_ids;
@@ -49,8 +53,8 @@ void check_batch(const data::PairBatch& batch, bool beliefs, int64_t T, int64_t 
   if (vocab > 0)
     ok = ok.all().logical_and(((batch.input_ids >= 0) & (batch.input_ids < vocab)).all());
   GDPO_CHECK(ok.all().item<bool>(),
-             "inconsistent PairBatch: need 1 <= prompt_len, prompt_len + belief_len <= seq_len <= "
-                 << T
+             "inconsistent PairBatch: need 1 <= prompt_len <= pref_begin <= seq_len <= "
+                 << T << ", prompt_len + belief_len <= seq_len"
                  << (beliefs ? ", belief_len >= 1, a valid belief per pair" : "")
                  << (vocab > 0 ? " and token ids in [0, " + std::to_string(vocab) + ")" : ""));
 }
@@ -120,12 +124,15 @@ LossOutput objective_of_checked(const LossConfig& config, const torch::Tensor& t
     case LossType::kCdpo:
     case LossType::kIpo: {
       const bool ref = !config.reference_free;
-      DpoOutput dpo = dpo_loss(chosen(seq.response), rejected(seq.response),
-                               ref ? chosen(reference.response) : torch::Tensor(),
-                               ref ? rejected(reference.response) : torch::Tensor(),
-                               preference_variant(config), config.beta, config.label_smoothing);
+      const bool after = preference_span(type) == PreferenceSpan::kAfterBelief;
+      const auto& policy = after ? seq.after_belief : seq.response;
+      const auto& base = after ? reference.after_belief : reference.response;
+      DpoOutput dpo = dpo_loss(chosen(policy), rejected(policy),
+                               ref ? chosen(base) : torch::Tensor(),
+                               ref ? rejected(base) : torch::Tensor(), preference_variant(config),
+                               config.beta, config.label_smoothing);
       out.loss = dpo.losses.mean();
-      add_preference_metrics(out, dpo, chosen(seq.response), rejected(seq.response), batch);
+      add_preference_metrics(out, dpo, chosen(policy), rejected(policy), batch);
       break;
     }
     case LossType::kGdpo: {
@@ -137,7 +144,8 @@ LossOutput objective_of_checked(const LossConfig& config, const torch::Tensor& t
       in.belief_logps = belief_logps;
       in.target_probs = batch.target_probs;
       in.belief_valid = batch.belief_valid;
-      in.chosen_belief = chosen(seq.belief);
+      // The authors' belief term is a per-example MEAN over the span (average_log_prob=True).
+      in.chosen_belief = chosen(seq.belief) / chosen(seq.belief_tokens).to(seq.belief.scalar_type());
       in.chosen_after = chosen(seq.after_belief);
       in.rejected_after = rejected(seq.after_belief);
       if (ref) {

@@ -40,6 +40,7 @@ std::string pairs_fingerprint(const data::TokenizedPairs& p) {
   f.add(p.row_offset);
   f.add(p.row_prompt);
   f.add(p.row_belief);
+  f.add(p.row_pref);
   f.add(p.row_length);
   f.add(p.pair_chosen);
   f.add(p.pair_rejected);

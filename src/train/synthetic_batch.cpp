@@ -57,6 +57,7 @@ data::PairBatch synthetic_pair_batch(const SyntheticBatchShape& s, int64_t vocab
   b.attention_mask = torch::ones({2 * B, T}, i64);
   b.prompt_len = torch::full({2 * B}, P, i64);
   b.belief_len = torch::full({2 * B}, s.belief_tokens, i64);
+  b.pref_begin = b.prompt_len + b.belief_len;  // the token after the belief span plays the ">"
   b.seq_len = torch::full({2 * B}, T, i64);
   b.example_index.resize(B);
   std::iota(b.example_index.begin(), b.example_index.end(), 0);

@@ -50,15 +50,13 @@ TEST(DpoLoss, SigmoidLossRewardsMarginsAccuracy) {
 
 TEST(DpoLoss, ConservativeLabelSmoothing) {
   Pairs p;
-  DpoOutput out = p.run(DpoVariant::kConservative, 0.5, 0.25);
+  DpoOutput out = p.run(DpoVariant::kSigmoid, 0.5, 0.25);
   // -(1 - eps) log sigmoid(1.5) - eps log sigmoid(-1.5)
   EXPECT_NEAR(at(out.losses, 0),
               0.75 * std::log1p(std::exp(-1.5)) + 0.25 * std::log1p(std::exp(1.5)), kTol);
   EXPECT_NEAR(at(out.losses, 1),
               0.75 * std::log1p(std::exp(1.0)) + 0.25 * std::log1p(std::exp(-1.0)), kTol);
-  // With eps = 0 it is plain DPO.
-  EXPECT_TRUE(torch::allclose(p.run(DpoVariant::kConservative, 0.5, 0).losses,
-                              p.run(DpoVariant::kSigmoid, 0.5).losses));
+  EXPECT_THROW(p.run(DpoVariant::kSigmoid, 0.5, 0.5), Error);  // eps must be < 0.5
 }
 
 TEST(DpoLoss, IpoUsesTheUnscaledMargin) {

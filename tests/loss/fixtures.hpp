@@ -19,6 +19,7 @@ inline data::PairBatch one_pair_batch() {
   b.attention_mask = torch::tensor({1, 1, 1, 1, 0, 1, 1, 1, 1, 1}, torch::kInt64).reshape({2, 5});
   b.prompt_len = torch::tensor({2, 2}, torch::kInt64);
   b.belief_len = torch::tensor({1, 1}, torch::kInt64);
+  b.pref_begin = b.prompt_len + b.belief_len;
   b.seq_len = torch::tensor({4, 5}, torch::kInt64);
   b.belief_token_ids = torch::tensor({{0, 1}}, torch::kInt64);
   b.belief_valid = torch::tensor({{true, true}});

@@ -26,7 +26,7 @@ LossConfig of(LossType type) {
 
 TEST(LossConfig, TypesMapToDpoVariants) {
   EXPECT_EQ(preference_variant(of(LossType::kDpo)), DpoVariant::kSigmoid);
-  EXPECT_EQ(preference_variant(of(LossType::kCdpo)), DpoVariant::kConservative);
+  EXPECT_EQ(preference_variant(of(LossType::kCdpo)), DpoVariant::kSigmoid);
   EXPECT_EQ(preference_variant(of(LossType::kIpo)), DpoVariant::kIpo);
   LossConfig g = of(LossType::kGdpo);
   EXPECT_EQ(preference_variant(g), DpoVariant::kSigmoid);
@@ -48,7 +48,19 @@ TEST(LossConfig, NamesAreTheOptionValues) {
   const char* names[] = {"sft", "dpo", "cdpo", "ipo", "gdpo"};
   int i = 0;
   for (LossType t : kLossTypes) EXPECT_STREQ(loss_type_name(t), names[i++]);
-  EXPECT_STREQ(dpo_variant_name(DpoVariant::kConservative), "cdpo");
+  EXPECT_STREQ(dpo_variant_name(DpoVariant::kIpo), "ipo");
+}
+
+// The authors' names: cdpo and gdpo compare the span after the belief, with the rejected response
+// conditioned on the chosen belief; dpo and ipo whole responses; only dpo's rejected response
+// carries its own belief.
+TEST(LossConfig, SpansAndRejectedBeliefsAsTheAuthors) {
+  EXPECT_EQ(preference_span(LossType::kDpo), PreferenceSpan::kResponse);
+  EXPECT_EQ(preference_span(LossType::kIpo), PreferenceSpan::kResponse);
+  EXPECT_EQ(preference_span(LossType::kCdpo), PreferenceSpan::kAfterBelief);
+  EXPECT_EQ(preference_span(LossType::kGdpo), PreferenceSpan::kAfterBelief);
+  for (LossType t : kLossTypes)
+    EXPECT_EQ(rejected_has_own_belief(t), t == LossType::kDpo) << loss_type_name(t);
 }
 
 TEST(LossConfig, ValidateNamesTheOption) {
@@ -57,9 +69,14 @@ TEST(LossConfig, ValidateNamesTheOption) {
   c.beta = 0;
   EXPECT_NE(usage_error(c).find("--loss.beta"), std::string::npos);
   c = of(LossType::kCdpo);
-  EXPECT_NE(usage_error(c).find("--loss.label-smoothing"), std::string::npos);
+  EXPECT_EQ(usage_error(c), "(no error)");  // no label smoothing needed: cdpo is not conservative
   c.label_smoothing = 0.25;
   EXPECT_EQ(usage_error(c), "(no error)");
+  c.label_smoothing = 0.5;
+  EXPECT_NE(usage_error(c).find("--loss.label-smoothing"), std::string::npos);
+  c = of(LossType::kIpo);
+  c.label_smoothing = 0.1;
+  EXPECT_NE(usage_error(c).find("--loss.label-smoothing"), std::string::npos);
   c = LossConfig();
   c.calibration_weight = c.belief_weight = c.preference_weight = 0;
   EXPECT_NE(usage_error(c).find("all 0"), std::string::npos);

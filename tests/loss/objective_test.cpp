@@ -106,18 +106,20 @@ TEST(Objective, SftIsTheTokenMeanNllOfChosenResponsesOnly) {
   EXPECT_EQ(hidden.grad()[1].abs().sum().item<double>(), 0.0);  // rejected rows are not read
 }
 
-TEST(Objective, SftTokenMeanWeighsLongResponsesMore) {
-  // Two chosen responses: 1 token at log-prob -1 and 3 tokens at -2 each: (1 + 6) / 4 tokens.
+TEST(Objective, SftIsTheMeanOfPerExampleMeans) {
+  // The authors' SFT: two chosen responses, 1 token at log-prob -1 and 3 tokens at -2 each: each
+  // example's mean (1 and 2), then their mean: 1.5 (a token mean over the batch would give 7/4).
   data::PairBatch b = test::one_pair_batch();
   b.input_ids = torch::zeros({4, 5}, torch::kInt64);
   b.prompt_len = torch::tensor({1, 1, 1, 1});
-  b.belief_len = torch::tensor({0, 0, 0, 0});
+  b.belief_len = torch::tensor({1, 1, 1, 1});
+  b.pref_begin = torch::tensor({1, 1, 1, 1});
   b.seq_len = torch::tensor({2, 4, 2, 2});
   auto logps = torch::tensor({{0., -1., 0., 0., 0.}, {0., -2., -2., -2., 0.}}, torch::kFloat64);
   logps = torch::cat({logps, torch::zeros({2, 5}, torch::kFloat64)});
   LossOutput out =
       objective_from_logprobs(config(LossType::kSft), logps, torch::Tensor(), b, ReferenceLogprobs());
-  EXPECT_NEAR(out.loss.item<double>(), 7.0 / 4.0, kTol);
+  EXPECT_NEAR(out.loss.item<double>(), 1.5, kTol);
 }
 
 TEST(Objective, ReferenceFreeNeedsNoReference) {
@@ -128,6 +130,33 @@ TEST(Objective, ReferenceFreeNeedsNoReference) {
   // m = ln(1/2) - ln(1/8) = ln 4 again (the hand reference margin is 0).
   EXPECT_NEAR(metric(out, "loss.preference"), std::log(1.5), kTol);
   EXPECT_NEAR(metric(out, "rewards.chosen"), 0.5 * std::log(0.5), kTol);
+}
+
+TEST(Objective, CdpoComparesTheSpanAfterTheBelief) {
+  // The authors' cdpo: after the belief, chosen ln(1/2) vs rejected ln(1/8) (the whole responses
+  // are ln(1/8) and ln(1/32)); reference ln(1/4) both: m = ln 4, loss ln 1.5.
+  LossOutput out = compute_objective(config(LossType::kCdpo), hand_hidden(),
+                                     torch::eye(4, torch::kFloat64), test::one_pair_batch(),
+                                     hand_reference());
+  EXPECT_NEAR(out.loss.item<double>(), std::log(1.5), kTol);
+  EXPECT_NEAR(metric(out, "logps.chosen"), std::log(0.5), kTol);
+  EXPECT_NEAR(metric(out, "logps.rejected"), std::log(0.125), kTol);
+  EXPECT_EQ(out.metrics.count("loss.calibration"), 0u);
+}
+
+TEST(Objective, GdpoBeliefTermIsAPerTokenMean) {
+  // A 2-token belief span at log-probs ln(1/4) and ln(1/16): the term is -(ln 1/4 + ln 1/16) / 2
+  // = 3 ln 2 (the sum would give 6 ln 2).
+  auto logps = torch::zeros({2, 5}, torch::kFloat64);
+  logps[0][2] = std::log(0.25);
+  logps[0][3] = std::log(1.0 / 16);
+  data::PairBatch b = test::one_pair_batch();
+  b.belief_len = torch::tensor({2, 2});
+  b.pref_begin = b.prompt_len + b.belief_len;
+  LossOutput out = objective_from_logprobs(config(LossType::kGdpo), logps,
+                                           torch::log(torch::full({1, 2}, 0.5, torch::kFloat64)),
+                                           b, hand_reference());
+  EXPECT_NEAR(metric(out, "loss.belief_nll"), 3 * std::log(2.0), kTol);
 }
 
 TEST(Objective, BeliefMetricsForEveryObjectiveOnRequest) {
@@ -183,6 +212,7 @@ data::PairBatch random_batch() {
   b.input_ids = torch::randint(5, {4, 6}, torch::kInt64);
   b.prompt_len = torch::tensor({2, 3, 2, 3});
   b.belief_len = torch::tensor({1, 2, 1, 2});
+  b.pref_begin = b.prompt_len + b.belief_len;
   b.seq_len = torch::tensor({5, 6, 4, 6});
   b.attention_mask = (torch::arange(6).unsqueeze(0) < b.seq_len.unsqueeze(1)).to(torch::kInt64);
   b.belief_token_ids = torch::tensor({{0, 2, 4}, {1, 3, 0}});
@@ -232,8 +262,7 @@ TEST(Objective, GradientsMatchFiniteDifferences) {
   gdpo.belief_weight = 1.3;
   expect_gradients_match_finite_differences(gdpo);
   LossConfig gdpo_cdpo = gdpo;
-  gdpo_cdpo.gdpo_preference = DpoVariant::kConservative;
-  gdpo_cdpo.label_smoothing = 0.1;
+  gdpo_cdpo.label_smoothing = 0.1;  // conservative DPO as GDPO's preference term
   expect_gradients_match_finite_differences(gdpo_cdpo);
   expect_gradients_match_finite_differences(config(LossType::kIpo));
   expect_gradients_match_finite_differences(config(LossType::kSft));

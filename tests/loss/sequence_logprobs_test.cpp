@@ -1,4 +1,5 @@
-// Span sums over a hand-made padded batch: belief span, after the belief, whole response, counts.
+// Span sums over a hand-made padded batch: belief span, preference span, whole response, counts,
+// and the authors' fallback where the spans overlap.
 #include "gdpo/loss/sequence_logprobs.hpp"
 
 #include <gtest/gtest.h>
@@ -23,23 +24,25 @@ TEST(SequenceLogprobs, SumsEachSpanOfAPaddedBatch) {
   EXPECT_EQ(s.after_belief[1].item<double>(), -13.0 - 14.0);
   EXPECT_EQ(s.response[1].item<double>(), -12.0 - 13.0 - 14.0);
   EXPECT_EQ(s.belief_tokens[0].item<int64_t>(), 1);
-  EXPECT_EQ(s.after_belief_tokens[0].item<int64_t>(), 1);
   EXPECT_EQ(s.response_tokens[0].item<int64_t>(), 2);
-  EXPECT_EQ(s.after_belief_tokens[1].item<int64_t>(), 2);
   EXPECT_EQ(s.response_tokens[1].item<int64_t>(), 3);
 }
 
-TEST(SequenceLogprobs, EmptyBeliefSpanAndLongerSpans) {
-  // SFT data without beliefs (belief_len 0) and a row with a 2-token belief, no after-belief part.
+TEST(SequenceLogprobs, FallbackSpansOverlap) {
+  // Row 0: the usual layout, belief [1, 3), preference [3, 5). Row 1, the authors' fallback (no
+  // lone ">" in the response): the belief span is the whole response [2, 6) and the preference
+  // span starts at the prompt, [2, 6) too. Every token log-prob is -1.
   auto logps = torch::full({2, 6}, -1.0, torch::kFloat64);
-  auto s =
-      sequence_logprobs(logps, torch::tensor({1, 3}), torch::tensor({0, 2}), torch::tensor({4, 5}));
-  EXPECT_EQ(s.belief[0].item<double>(), 0.0);
-  EXPECT_EQ(s.after_belief[0].item<double>(), -3.0);
-  EXPECT_EQ(s.belief[1].item<double>(), -2.0);
-  EXPECT_EQ(s.after_belief[1].item<double>(), 0.0);
-  EXPECT_EQ(s.response_tokens[0].item<int64_t>(), 3);
-  EXPECT_EQ(s.response_tokens[1].item<int64_t>(), 2);
+  auto s = sequence_logprobs(logps, torch::tensor({1, 2}), torch::tensor({2, 4}),
+                             torch::tensor({3, 2}), torch::tensor({5, 6}));
+  EXPECT_EQ(s.belief[0].item<double>(), -2.0);
+  EXPECT_EQ(s.after_belief[0].item<double>(), -2.0);
+  EXPECT_EQ(s.response[0].item<double>(), -4.0);
+  EXPECT_EQ(s.belief[1].item<double>(), -4.0);
+  EXPECT_EQ(s.after_belief[1].item<double>(), -4.0);
+  EXPECT_EQ(s.response[1].item<double>(), -4.0);
+  EXPECT_EQ(s.belief_tokens[1].item<int64_t>(), 4);
+  EXPECT_EQ(s.response_tokens[0].item<int64_t>(), 4);
 }
 
 TEST(SequenceLogprobs, GradientReachesOnlyTheSpans) {

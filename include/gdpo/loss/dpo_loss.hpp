@@ -1,5 +1,5 @@
-// Direct Preference Optimization on summed response log-probs against a frozen reference model:
-// the sigmoid loss (DPO), its label-smoothed conservative form (cDPO), IPO, and reference-free DPO.
+// Direct Preference Optimization on summed log-probs against a frozen reference model: the sigmoid
+// loss (DPO), its label-smoothed conservative form, IPO, and reference-free DPO.
 #pragma once
 #include <torch/torch.h>
 
@@ -17,8 +17,8 @@ struct DpoOutput {
 
 // m = (policy_chosen - policy_rejected) - (reference_chosen - reference_rejected), every input [B]
 // of summed log-probs; undefined reference tensors are read as 0 (reference-free DPO). The loss
-// form is `variant` (see DpoVariant) with temperature `beta` > 0 and, for kConservative only,
-// label smoothing eps in [0, 0.5).
+// form is `variant` (see DpoVariant) with temperature `beta` > 0 and, for kSigmoid only, label
+// smoothing eps in [0, 0.5) (0: plain DPO).
 DpoOutput dpo_loss(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
                    const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
                    DpoVariant variant, double beta, double label_smoothing = 0.0);

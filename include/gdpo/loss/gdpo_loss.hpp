@@ -16,9 +16,9 @@ struct GdpoInputs {
   torch::Tensor belief_logps;    // [B, K] full-vocabulary log p_theta(b_k | x) after the prompt
   torch::Tensor target_probs;    // [B, K] p*(b | x), 0 on padding
   torch::Tensor belief_valid;    // [B, K] bool
-  torch::Tensor chosen_belief;   // [B] summed log-probs of the chosen rows' belief spans
-  torch::Tensor chosen_after;    // [B] summed log-probs of the chosen response after the belief
-  torch::Tensor rejected_after;  // [B] the same for the rejected response
+  torch::Tensor chosen_belief;   // [B] MEAN token log-prob of each chosen row's belief span
+  torch::Tensor chosen_after;    // [B] summed log-probs of the chosen row's preference span
+  torch::Tensor rejected_after;  // [B] the same for the rejected row (the chosen belief's)
   torch::Tensor reference_chosen_after;    // [B] the reference model's; undefined: reference-free
   torch::Tensor reference_rejected_after;  // [B]
 };
@@ -33,9 +33,11 @@ struct GdpoOutput {
   DpoOutput dpo;                  // per-example preference losses, rewards, margins, accuracy
 };
 
+// The authors' `mpo` loss (trainers.py: losses = CE_losses + dpo_losses - policy_logps_belief):
 // total = w_cal * mean_i KL(p*_i || p_theta_i)              (see calibration_kl: not renormalised)
-//       + w_belief * mean_i -log p_theta(chosen belief span_i | x_i)
-//       + w_pref * mean_i DPO(after-belief log-probs of chosen_i vs rejected_i)
+//       + w_belief * mean_i -(1/n_i) log p_theta(chosen belief span_i | x_i)   (per-token mean)
+//       + w_pref * mean_i DPO(preference-span log-probs of chosen_i vs rejected_i)
+// All weights 1 by default (the authors have none).
 // with the weights, beta and preference variant (config.gdpo_preference) of `config`.
 GdpoOutput gdpo_loss(const GdpoInputs& in, const LossConfig& config);
 
