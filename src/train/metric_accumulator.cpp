@@ -1,6 +1,9 @@
 #include "gdpo/train/metric_accumulator.hpp"
 
 #include <cmath>
+#include <set>
+#include <sstream>
+#include <vector>
 
 namespace gdpo::train {
 
@@ -9,6 +12,19 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 bool is_count(const std::string& name) { return name.rfind("count.", 0) == 0; }
+
+// The sorted union of every rank's names (each rank's sent as one string, a name per line).
+template <class Map>
+std::vector<std::string> names_of_all_ranks(const Map& sums, dist::Communicator& comm) {
+  std::string mine;
+  for (const auto& [name, sw] : sums) mine += name + '\n';  // metric names hold no '\n'
+  std::set<std::string> names;
+  for (const auto& theirs : comm.all_gather(mine)) {
+    std::istringstream in(theirs);
+    for (std::string name; std::getline(in, name);) names.insert(name);
+  }
+  return {names.begin(), names.end()};
+}
 }  // namespace
 
 void MetricAccumulator::add(const std::string& name, double mean, double weight) {
@@ -41,18 +57,21 @@ void MetricAccumulator::add(const std::map<std::string, torch::Tensor>& metrics,
 
 void MetricAccumulator::all_reduce(dist::Communicator& comm) {
   if (comm.world_size() == 1) return;
-  auto packed = torch::empty({static_cast<int64_t>(sums_.size()) * 2}, torch::kFloat64);
+  // The ranks may have added different names (a rank without an eval batch added none): every rank
+  // reduces the union, in the same (sorted) order, its missing names contributing (0, 0).
+  const auto names = names_of_all_ranks(sums_, comm);
+  if (names.empty()) return;  // no rank added anything (the same answer on every rank)
+  auto packed = torch::zeros({static_cast<int64_t>(names.size()) * 2}, torch::kFloat64);
   auto* p = packed.data_ptr<double>();
-  for (const auto& [name, sw] : sums_) {
-    *p++ = sw.first;
-    *p++ = sw.second;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto it = sums_.find(names[i]);
+    if (it == sums_.end()) continue;
+    p[2 * i] = it->second.first;
+    p[2 * i + 1] = it->second.second;
   }
   comm.all_reduce(packed, dist::ReduceOp::Sum);
   p = packed.data_ptr<double>();
-  for (auto& [name, sw] : sums_) {
-    sw.first = *p++;
-    sw.second = *p++;
-  }
+  for (size_t i = 0; i < names.size(); ++i) sums_[names[i]] = {p[2 * i], p[2 * i + 1]};
 }
 
 std::map<std::string, double> MetricAccumulator::result() const {
