@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <numeric>
 #include <sstream>
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/core/progress.hpp"
+#include "gdpo/data/random.hpp"
 #include "gdpo/data/sampler.hpp"
 #include "gdpo/io/atomic_file.hpp"
 #include "gdpo/io/metric_log.hpp"
@@ -48,7 +50,43 @@ std::string format_metrics(const std::map<std::string, double>& m,
   return os.str();
 }
 
+// The number of questions `data`'s pairs refer to.
+int64_t question_count(const data::TokenizedPairs& data) {
+  int64_t n = data.questions();
+  for (int64_t q : data.pair_question) n = std::max(n, q + 1);
+  return n;
+}
+
+// Salt of the eval subset's shuffle: its own stream, apart from the epochs' (Rng::mix(seed, epoch))
+// and the split's.
+constexpr uint64_t kEvalSubsetSalt = 0xe7a15e7ULL;
+
 }  // namespace
+
+std::vector<int64_t> eval_subset(const data::TokenizedPairs& data, int64_t n_examples,
+                                 int64_t seed) {
+  GDPO_CHECK(n_examples >= 0, "eval_subset: n_examples " << n_examples);
+  const int64_t questions = question_count(data);
+  std::vector<std::vector<int64_t>> pairs_of(questions);
+  for (int64_t i = 0; i < data.pairs(); ++i) {
+    const int64_t q = data.pair_question[i];
+    GDPO_CHECK(q >= 0, "pair " << i << " has question " << q);
+    pairs_of[q].push_back(i);
+  }
+  std::vector<int64_t> order(questions);
+  std::iota(order.begin(), order.end(), 0);
+  data::Rng rng(data::Rng::mix(static_cast<uint64_t>(seed), kEvalSubsetSalt));
+  rng.shuffle(order);
+  const int64_t n = n_examples > 0 ? std::min(n_examples, data.pairs()) : data.pairs();
+  std::vector<int64_t> subset;
+  subset.reserve(n);
+  for (int64_t q : order)
+    for (int64_t i : pairs_of[q]) {
+      if (static_cast<int64_t>(subset.size()) == n) return subset;
+      subset.push_back(i);
+    }
+  return subset;
+}
 
 struct Trainer::Impl {
   TrainerInputs in;
@@ -66,6 +104,9 @@ struct Trainer::Impl {
   TrainerState state;
   int64_t last_saved_step = -1;
   int64_t last_eval_step = -1;
+  // The eval subset (setup): its size over all ranks, and this rank's pairs.
+  int64_t eval_pairs = 0;
+  std::vector<int64_t> eval_mine;
 
   explicit Impl(TrainerInputs inputs)
       : in(std::move(inputs)),
@@ -105,6 +146,13 @@ void Trainer::Impl::setup() {
                                               comm.world_size(), static_cast<uint64_t>(t.seed));
   state.dataset_size = in.train_data->pairs();
   state.world_size = comm.world_size();
+
+  if (in.eval_data && in.eval_data->pairs() > 0) {
+    const auto subset = eval_subset(*in.eval_data, in.eval.n_examples, t.seed);
+    eval_pairs = static_cast<int64_t>(subset.size());
+    for (int64_t i = comm.rank(); i < eval_pairs; i += comm.world_size())
+      eval_mine.push_back(subset[i]);
+  }
 
   if (comm.is_root()) {
     fs::create_directories(t.run_dir);
@@ -208,10 +256,8 @@ std::map<std::string, double> Trainer::Impl::evaluate() {
   in.policy->eval();
   MetricAccumulator acc;
   const auto& data = *in.eval_data;
-  int64_t n = data.pairs();
-  if (in.eval.n_examples > 0) n = std::min(n, in.eval.n_examples);
-  std::vector<int64_t> mine;
-  for (int64_t i = comm.rank(); i < n; i += comm.world_size()) mine.push_back(i);
+  const int64_t n = eval_pairs;
+  const auto& mine = eval_mine;
   const int64_t per_batch = std::max<int64_t>(1, in.eval.batch_size / comm.world_size());
   // Every rank runs the same number of batches (some may be empty) so collectives stay matched.
   const int64_t batches = (n / comm.world_size() + per_batch) / per_batch;

@@ -47,7 +47,10 @@ struct TrainConfig {
 
 struct EvalConfig {
   int64_t every_examples = 10000;  // evaluate after every this many training pairs (0: only at end)
-  int64_t n_examples = 256;        // the fixed eval subset (0: the whole eval split)
+  // The fixed eval subset's size in pairs (0: the whole eval split): the eval questions shuffled
+  // with --train.seed, their pairs taken in that order up to n_examples (train::eval_subset, the
+  // authors' prompt-level shuffle), chosen once per run.
+  int64_t n_examples = 256;
   int64_t batch_size = 32;         // pairs per eval batch over all ranks
   int64_t patience = 4;            // early stopping: evaluations without improvement (0: off)
   std::string metric = "loss";     // the eval metric for early stopping and the best checkpoint

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gdpo/data/tokenized.hpp"
 #include "gdpo/dist/communicator.hpp"
@@ -31,6 +32,15 @@ struct TrainerInputs {
   std::string tokenizer_source;  // copied into the exported model folder ("" = none)
 };
 
+// The eval subset as the GDPO authors choose it (their eval iterator shuffles the PROMPTS with the
+// run's seed, then yields their pairs until n_eval_examples): the questions of `data` in an order
+// shuffled by data::Rng seeded from `seed` (--train.seed), each question's pairs in file order, the
+// list cut after `n_examples` pairs (0: every pair; the last question may be cut). Pair indices into
+// `data`; a function of (data, n_examples, seed) only, so the same on every rank and for the whole
+// run (a resumed run included). A file grouped by question thus gives a sample of many questions,
+// not the file's first few.
+std::vector<int64_t> eval_subset(const data::TokenizedPairs& data, int64_t n_examples, int64_t seed);
+
 class Trainer {
  public:
   explicit Trainer(TrainerInputs inputs);
@@ -40,8 +50,10 @@ class Trainer {
   // Returns kExitOk, or kExitPreempted after checkpointing on SIGTERM/SIGUSR1.
   int run();
 
-  // Evaluates the policy on the fixed eval subset: the objective's metrics and the belief
-  // calibration (belief.js_distance, belief.prob_sum), averaged over pairs and ranks.
+  // Evaluates the policy on the fixed eval subset (eval_subset() of the eval data with
+  // --eval.n-examples and --train.seed, chosen once at construction; rank r takes its pairs r,
+  // r + world, ...): the objective's metrics and the belief calibration (belief.js_distance,
+  // belief.prob_sum), averaged over pairs and ranks.
   std::map<std::string, double> evaluate();
 
   const TrainerState& state() const;
