@@ -24,7 +24,8 @@ data::TokenizedPairs pairs_of_questions(int64_t questions, int64_t per_question,
 }
 
 // The questions of `subset`'s pairs, each once, in their order of appearance.
-std::vector<int64_t> questions_of(const data::TokenizedPairs& d, const std::vector<int64_t>& subset) {
+std::vector<int64_t> questions_of(const data::TokenizedPairs& d,
+                                  const std::vector<int64_t>& subset) {
   std::vector<int64_t> out;
   for (int64_t i : subset)
     if (std::find(out.begin(), out.end(), d.pair_question[i]) == out.end())

@@ -80,7 +80,7 @@ class ThreadWorld {
   int64_t generation_ = 0;
 };
 
-// One rank of a ThreadWorld, with the Communicator's checks (agreement of dtypes and shapes) on top.
+// One rank of a ThreadWorld, under the Communicator's checks (dtypes and shapes agree).
 class ThreadRank : public dist::Communicator {
  public:
   ThreadRank(ThreadWorld& world, int rank) : world_(world), rank_(rank) {}
