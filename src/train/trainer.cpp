@@ -104,9 +104,12 @@ struct Trainer::Impl {
   TrainerState state;
   int64_t last_saved_step = -1;
   int64_t last_eval_step = -1;
-  // The eval subset (setup): its size over all ranks, and this rank's pairs.
+  // The eval subset (setup): its size over all ranks, this rank's pairs, and each eval question's
+  // slot among the subset's questions (-1: not in the subset) for the per-question averages.
   int64_t eval_pairs = 0;
   std::vector<int64_t> eval_mine;
+  std::vector<int64_t> eval_question_slot;
+  int64_t eval_questions = 0;
 
   explicit Impl(TrainerInputs inputs)
       : in(std::move(inputs)),
@@ -152,6 +155,11 @@ void Trainer::Impl::setup() {
     eval_pairs = static_cast<int64_t>(subset.size());
     for (int64_t i = comm.rank(); i < eval_pairs; i += comm.world_size())
       eval_mine.push_back(subset[i]);
+    eval_question_slot.assign(question_count(*in.eval_data), -1);
+    for (int64_t i : subset) {
+      auto& slot = eval_question_slot[in.eval_data->pair_question[i]];
+      if (slot < 0) slot = eval_questions++;
+    }
   }
 
   if (comm.is_root()) {
@@ -258,6 +266,9 @@ std::map<std::string, double> Trainer::Impl::evaluate() {
   const auto& data = *in.eval_data;
   const int64_t n = eval_pairs;
   const auto& mine = eval_mine;
+  // Per question of the subset (by slot): the sum of its pairs' JS distances, and their number.
+  auto per_question = torch::zeros({2, eval_questions}, torch::kFloat64);
+  auto pq = per_question.accessor<double, 2>();
   const int64_t per_batch = std::max<int64_t>(1, in.eval.batch_size / comm.world_size());
   // Every rank runs the same number of batches (some may be empty) so collectives stay matched.
   const int64_t batches = (n / comm.world_size() + per_batch) / per_batch;
@@ -274,9 +285,34 @@ std::map<std::string, double> Trainer::Impl::evaluate() {
     const int64_t pairs = static_cast<int64_t>(idx.size());
     acc.add(out.metrics, pairs);
     acc.add("count.pairs", static_cast<double>(pairs), 1.0);
+    if (out.js_distance.defined()) {
+      auto js = out.js_distance.to(torch::kCPU, torch::kFloat64).contiguous();
+      GDPO_CHECK(js.numel() == pairs, "js_distance has " << js.numel() << " values for " << pairs
+                                                         << " pairs");
+      const double* v = js.data_ptr<double>();
+      for (int64_t i = 0; i < pairs; ++i) {
+        if (!std::isfinite(v[i])) continue;  // as MetricAccumulator drops non-finite means
+        const int64_t slot = eval_question_slot[data.pair_question[idx[i]]];
+        pq[0][slot] += v[i];
+        pq[1][slot] += 1;
+      }
+    }
   }
   acc.all_reduce(comm);
-  return acc.result();
+  auto m = acc.result();
+  // Every rank reduces the same [2, questions] sums, so 1 rank and many get the same per-question
+  // totals (up to the order of float64 additions).
+  if (eval_questions > 0) comm.all_reduce(per_question, dist::ReduceOp::Sum);
+  auto totals = per_question.accessor<double, 2>();
+  double sum_of_means = 0;
+  int64_t questions = 0;
+  for (int64_t q = 0; q < eval_questions; ++q)
+    if (totals[1][q] > 0) {
+      sum_of_means += totals[0][q] / totals[1][q];
+      questions += 1;
+    }
+  if (questions > 0) m["belief.js_distance_per_question"] = sum_of_means / questions;
+  return m;
 }
 
 void Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {

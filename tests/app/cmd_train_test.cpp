@@ -32,6 +32,16 @@ class Trainer : public ::testing::Test {
   TempDir dir;
 };
 
+// Equal element by element within `rel` of the first's magnitude (and as long).
+void expect_close(const std::vector<double>& a, const std::vector<double>& b, double rel,
+                  const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(a[i]) && std::isfinite(b[i])) << what << " row " << i;
+    EXPECT_NEAR(a[i], b[i], rel * std::abs(a[i])) << what << " row " << i;
+  }
+}
+
 // Training 2N steps equals N steps, a checkpoint, a new process resuming, N more: bit for bit.
 TEST_F(Trainer, ResumeIsBitwiseIdentical) {
   for (std::string loss : {"gdpo", "dpo"}) {
@@ -139,6 +149,14 @@ TEST_F(Trainer, WritesMetricsConfigAndAHuggingFaceModel) {
   auto eval = io::MetricLog::read((fs::path(a) / "metrics.h5").string(), "eval");
   EXPECT_EQ(eval.at("step"), (std::vector<double>{0, 2, 4}));
   EXPECT_EQ(eval.count("belief.js_distance"), 1u);
+  // The eval split (3 questions of 4 pairs, all evaluated: 12 < --eval.n-examples 16) has equal
+  // questions, so the mean over questions of their means is the mean over pairs (to rounding).
+  ASSERT_EQ(eval.count("belief.js_distance_per_question"), 1u);
+  EXPECT_EQ(eval.at("count.pairs"), (std::vector<double>{12, 12, 12}));
+  expect_close(eval.at("belief.js_distance"), eval.at("belief.js_distance_per_question"), 1e-9,
+               "per question");
+  const auto summary = read_file((fs::path(a) / "summary.json").string());
+  EXPECT_NE(summary.find("belief.js_distance_per_question"), std::string::npos) << summary;
 }
 
 // Reference log-probs computed on the fly each step equal the cached ones (up to the padding of

@@ -35,11 +35,12 @@ struct TrainerInputs {
 // The eval subset as the GDPO authors choose it (their eval iterator shuffles the PROMPTS with the
 // run's seed, then yields their pairs until n_eval_examples): the questions of `data` in an order
 // shuffled by data::Rng seeded from `seed` (--train.seed), each question's pairs in file order, the
-// list cut after `n_examples` pairs (0: every pair; the last question may be cut). Pair indices into
-// `data`; a function of (data, n_examples, seed) only, so the same on every rank and for the whole
-// run (a resumed run included). A file grouped by question thus gives a sample of many questions,
-// not the file's first few.
-std::vector<int64_t> eval_subset(const data::TokenizedPairs& data, int64_t n_examples, int64_t seed);
+// list cut after `n_examples` pairs (0: every pair; the last question may be cut). Pair indices
+// into `data`; a function of (data, n_examples, seed) only, so the same on every rank and for the
+// whole run (a resumed run included). A file grouped by question thus gives a sample of many
+// questions, not the file's first few.
+std::vector<int64_t> eval_subset(const data::TokenizedPairs& data, int64_t n_examples,
+                                 int64_t seed);
 
 class Trainer {
  public:
@@ -53,7 +54,8 @@ class Trainer {
   // Evaluates the policy on the fixed eval subset (eval_subset() of the eval data with
   // --eval.n-examples and --train.seed, chosen once at construction; rank r takes its pairs r,
   // r + world, ...): the objective's metrics and the belief calibration (belief.js_distance,
-  // belief.prob_sum), averaged over pairs and ranks.
+  // belief.prob_sum), averaged over pairs and ranks, and belief.js_distance_per_question, the mean
+  // over the subset's questions of each question's mean JS distance (questions weighted equally).
   std::map<std::string, double> evaluate();
 
   const TrainerState& state() const;
