@@ -32,6 +32,18 @@ class Trainer : public ::testing::Test {
   TempDir dir;
 };
 
+// The `table` column `name` of a run's metrics.h5.
+std::vector<double> column(const std::string& run_dir, const std::string& table,
+                           const std::string& name) {
+  auto rows = io::MetricLog::read((fs::path(run_dir) / "metrics.h5").string(), table);
+  auto it = rows.find(name);
+  if (it == rows.end()) {
+    ADD_FAILURE() << run_dir << ": no column " << table << "/" << name;
+    return {};
+  }
+  return it->second;
+}
+
 // Equal element by element within `rel` of the first's magnitude (and as long).
 void expect_close(const std::vector<double>& a, const std::vector<double>& b, double rel,
                   const std::string& what) {
@@ -41,6 +53,9 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
     EXPECT_NEAR(a[i], b[i], rel * std::abs(a[i])) << what << " row " << i;
   }
 }
+
+// The objectives whose equivalences are checked: SFT (its own loss), DPO, GDPO.
+const std::vector<std::string> kLosses = {"sft", "dpo", "gdpo"};
 
 // Training 2N steps equals N steps, a checkpoint, a new process resuming, N more: bit for bit.
 TEST_F(Trainer, ResumeIsBitwiseIdentical) {
@@ -66,29 +81,67 @@ TEST_F(Trainer, ResumeIsBitwiseIdentical) {
   }
 }
 
-// Micro-batch 8 with one accumulation step equals micro-batch 1 with eight.
+// The gradient-norm tolerance of the equivalences below. The weights after RMSprop steps cannot see
+// a gradient scaled by a constant (RMSprop divides it out), so each step's logged grad_norm (the
+// norm before clipping of the averaged gradient) is compared too. Both runs compute the same
+// gradient up to float32 summation order (per micro-batch / per rank partial sums), and from the
+// second step on at weights that differ by that rounding (~1e-6): measured on this setup, the norms
+// agree within 5e-7 relative for dpo and gdpo. 1e-5 relative leaves a 20x margin, while a gradient
+// scaled by a wrong factor (1/grad_accum or 1/world_size missing or applied twice) is off by >= 2x,
+// and a batch-pooled token mean instead of per-example means (SFT) by ~1e-3.
+constexpr double kGradNormRel = 1e-5;
+
+// Micro-batch 8 with one accumulation step equals micro-batch 1 with eight, for each objective:
+// the same weights and the same gradient norm at every step.
 TEST_F(Trainer, AccumulationEqualsOneLargeMicroBatch) {
-  const std::string a = run("mb8"), b = run("mb1x8");
-  const std::string common = "--train.max-steps 3 --train.optimizer rmsprop --train.lr 1e-4 ";
-  ASSERT_EQ(run_app(train_args(data_path(), a, common + "--train.grad-accum 1")).exit_code, 0);
-  ASSERT_EQ(run_app(train_args(data_path(), b, common + "--train.grad-accum 8")).exit_code, 0);
-  // Equal up to float32 summation order. RMSprop's first steps move every weight by about
-  // 10 x lr = 1e-3 whatever its gradient's size, so rounding noise in tiny gradients shows at the
-  // 1e-6 level: the stated tolerance is 1e-5 (1% of one step).
-  EXPECT_LT(max_abs_diff(read_group(step(a, 3), "policy"), read_group(step(b, 3), "policy")), 1e-5);
+  for (const auto& loss : kLosses) {
+    const std::string a = run("mb8-" + loss), b = run("mb1x8-" + loss);
+    const std::string common =
+        "--loss.type " + loss + " --train.max-steps 3 --train.optimizer rmsprop --train.lr 1e-4 ";
+    auto r = run_app(train_args(data_path(), a, common + "--train.grad-accum 1"));
+    ASSERT_EQ(r.exit_code, 0) << loss << "\n" << r.output;
+    r = run_app(train_args(data_path(), b, common + "--train.grad-accum 8"));
+    ASSERT_EQ(r.exit_code, 0) << loss << "\n" << r.output;
+    // Equal up to float32 summation order. RMSprop's first steps move every weight by about
+    // 10 x lr = 1e-3 whatever its gradient's size, so rounding noise in tiny gradients shows at the
+    // 1e-6 level: the stated tolerance is 1e-5 (1% of one step).
+    EXPECT_LT(max_abs_diff(read_group(step(a, 3), "policy"), read_group(step(b, 3), "policy")),
+              1e-5)
+        << loss;
+    const auto norms = column(a, "train", "grad_norm");
+    EXPECT_EQ(norms.size(), 3u) << loss;
+    for (double g : norms) EXPECT_GT(g, 0) << loss;
+    expect_close(norms, column(b, "train", "grad_norm"), kGradNormRel, loss + " grad_norm");
+  }
 }
 
-// One rank and two ranks (mpiexec -n 2) give the same weights after 5 steps.
+// One rank and two ranks (mpiexec -n 2) give the same weights after 5 steps and the same gradient
+// norm at every step, for each objective, and the same evaluations.
 TEST_F(Trainer, TwoRanksEqualOneRank) {
-  const std::string a = run("one"), b = run("two");
-  const std::string common = "--train.max-steps 5 --train.optimizer rmsprop --train.lr 1e-4 ";
-  auto r = run_app(train_args(data_path(), a, common));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_gdpo_mpi2(train_args(data_path(), b, common));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  // Equal up to float32 summation order (the ranks' half-batch gradients are averaged); the
-  // tolerance is 1e-5, 1% of one RMSprop step (see above).
-  EXPECT_LT(max_abs_diff(read_group(step(a, 5), "policy"), read_group(step(b, 5), "policy")), 1e-5);
+  for (const auto& loss : kLosses) {
+    const std::string a = run("one-" + loss), b = run("two-" + loss);
+    const std::string common =
+        "--loss.type " + loss + " --train.max-steps 5 --train.optimizer rmsprop --train.lr 1e-4 ";
+    auto r = run_app(train_args(data_path(), a, common));
+    ASSERT_EQ(r.exit_code, 0) << loss << "\n" << r.output;
+    r = run_gdpo_mpi2(train_args(data_path(), b, common));
+    ASSERT_EQ(r.exit_code, 0) << loss << "\n" << r.output;
+    // Equal up to float32 summation order (the ranks' half-batch gradients are averaged); the
+    // tolerance is 1e-5, 1% of one RMSprop step (see above).
+    EXPECT_LT(max_abs_diff(read_group(step(a, 5), "policy"), read_group(step(b, 5), "policy")),
+              1e-5)
+        << loss;
+    const auto norms = column(a, "train", "grad_norm");
+    EXPECT_EQ(norms.size(), 5u) << loss;
+    for (double g : norms) EXPECT_GT(g, 0) << loss;
+    expect_close(norms, column(b, "train", "grad_norm"), kGradNormRel, loss + " grad_norm");
+    // The evaluations (steps 0, 2, 4, 5) average the same pairs and questions over one rank or
+    // two: equal up to the float32 forward of differently padded batches and the weights' rounding
+    // (measured within 2e-8 relative), here within 1e-5.
+    EXPECT_EQ(column(a, "eval", "step"), column(b, "eval", "step")) << loss;
+    for (const char* m : {"count.pairs", "belief.js_distance", "belief.js_distance_per_question"})
+      expect_close(column(a, "eval", m), column(b, "eval", m), 1e-5, loss + " eval " + m);
+  }
 }
 
 // A kill -9 in the middle of writing a checkpoint leaves the previous one, which resume auto uses.
