@@ -144,6 +144,32 @@ TEST_F(Trainer, TwoRanksEqualOneRank) {
   }
 }
 
+// Fewer eval pairs than ranks: rank 1 evaluates nothing, yet every evaluation completes (it used to
+// fail or hang in the metric reduction) and equals the one-rank run's.
+TEST_F(Trainer, FewerEvalPairsThanRanks) {
+  const std::string a = run("eval1-one"), b = run("eval1-two");
+  const std::string common = "--train.max-steps 2 --eval.n-examples 1 ";
+  auto r = run_gdpo_mpi2(train_args(data_path(), b, common));
+  ASSERT_EQ(r.exit_code, 0) << "(124: timed out, hung)\n" << r.output;
+  r = run_app(train_args(data_path(), a, common));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(fs::path(b) / "summary.json"));
+  EXPECT_EQ(column(b, "eval", "step"), (std::vector<double>{0, 2}));
+  EXPECT_EQ(column(b, "eval", "count.pairs"), (std::vector<double>{1, 1}));
+  // One pair of one question: the per-question mean is that pair's distance.
+  const auto js = column(b, "eval", "belief.js_distance");
+  ASSERT_EQ(js.size(), 2u);
+  for (double v : js) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_EQ(column(b, "eval", "belief.js_distance_per_question"), js);
+  // Before training (step 0, the same weights) the one-rank run evaluates the same pair, alone in
+  // its batch either way: the same values up to float32 rounding.
+  for (const char* m : {"belief.js_distance", "loss"}) {
+    const auto one = column(a, "eval", m), two = column(b, "eval", m);
+    ASSERT_FALSE(one.empty() || two.empty()) << m;
+    EXPECT_NEAR(one[0], two[0], 1e-5 * std::abs(one[0])) << m;
+  }
+}
+
 // A kill -9 in the middle of writing a checkpoint leaves the previous one, which resume auto uses.
 TEST_F(Trainer, KillDuringCheckpointWriteKeepsThePreviousOne) {
   const std::string a = run("killed");
