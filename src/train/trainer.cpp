@@ -311,7 +311,8 @@ std::map<std::string, double> Trainer::Impl::evaluate() {
       sum_of_means += totals[0][q] / totals[1][q];
       questions += 1;
     }
-  if (questions > 0) m["belief.js_distance_per_question"] = sum_of_means / questions;
+  // NaN when no pair had a finite distance (as a metric with no weight; the column stays).
+  m["belief.js_distance_per_question"] = questions > 0 ? sum_of_means / questions : std::nan("");
   return m;
 }
 
