@@ -120,7 +120,9 @@ void bind_eval(OptionSet& set, train::EvalConfig& o) {
   set.group("eval", "Evaluation during training [eval]")
       .add("every-examples", &o.every_examples,
            "evaluate after every this many training pairs (0: only at the end)")
-      .add("n-examples", &o.n_examples, "size of the fixed eval subset (0: the whole split)")
+      .add("n-examples", &o.n_examples,
+           "size of the fixed eval subset: the pairs of the eval questions in an order shuffled "
+           "by --train.seed, as the authors (0: the whole split)")
       .add("batch-size", &o.batch_size, "pairs per eval batch, over all ranks")
       .add("patience", &o.patience,
            "early stopping after this many evaluations without improvement (0: off)")
