@@ -52,13 +52,7 @@ std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCo
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open for reading");
   std::vector<RawRow> rows;
-  int first = in.peek();
-  while (first == ' ' || first == '\n' || first == '\r' || first == '\t') {
-    in.get();
-    first = in.peek();
-  }
-  in.clear();
-  in.seekg(0);
+  const int first = first_non_blank(in);
   auto handle = [&](int64_t line, auto&& fn) {
     try {
       fn();

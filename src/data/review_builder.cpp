@@ -56,13 +56,7 @@ std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, Ski
 
   std::string line;
   int64_t n = 0;
-  int first = in.peek();
-  while (first == ' ' || first == '\n' || first == '\r' || first == '\t') {
-    in.get();
-    first = in.peek();
-  }
-  in.clear();
-  in.seekg(0);
+  const int first = first_non_blank(in);
   if (first == '{') {  // JSON lines (2014/2018 dumps)
     while (std::getline(in, line)) {
       ++n;

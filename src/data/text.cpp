@@ -39,4 +39,15 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
+int first_non_blank(std::istream& in) {
+  int first = in.peek();
+  while (first == ' ' || first == '\n' || first == '\r' || first == '\t') {
+    in.get();
+    first = in.peek();
+  }
+  in.clear();
+  in.seekg(0);
+  return first;
+}
+
 }  // namespace gdpo::data

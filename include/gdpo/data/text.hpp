@@ -2,6 +2,7 @@
 // first bad byte) and whitespace trimming.
 #pragma once
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <string_view>
 
@@ -11,5 +12,9 @@ namespace gdpo::data {
 size_t find_invalid_utf8(std::string_view s);
 
 std::string_view trim(std::string_view s);
+
+// The first character of `in` that is not a space, tab or line break (EOF if none), for telling a
+// file's format from its first byte; `in` is rewound to its start (and its state cleared).
+int first_non_blank(std::istream& in);
 
 }  // namespace gdpo::data
