@@ -166,6 +166,8 @@ void bind_data(OptionSet& set, data::DataConfig& c, const loss::LossConfig* loss
   set.group("data")
       .add("train", &c.train_files, "training data, JSON lines in the published schema (repeatable)")
       .add("eval", &c.eval_files, "evaluation data (repeatable); none: split --data.train by question")
+      .add("test", &c.test_files,
+           "test data for generate/evaluate (repeatable); none: the test share of --data.split")
       .choice("mode", mode.get(), {{"auto", Mode::kAuto}, {"gdpo", Mode::kGdpo}, {"dpo", Mode::kDpo}},
               "the rejected response's belief: gdpo (the chosen one), dpo (its own); auto: dpo "
               "for --loss.type dpo, gdpo for every other loss (as the authors' dpo_mode)")
@@ -189,6 +191,38 @@ void bind_data(OptionSet& set, data::DataConfig& c, const loss::LossConfig* loss
     c.tokenize.skip_invalid = c.read.skip_invalid;
     data::validate(c);
   });
+}
+
+void bind_test_data(OptionSet& set, data::DataConfig& c) {
+  bind_read_options(set, c.read);
+  set.group("data")
+      .add("test", &c.test_files, "test data (repeatable); none: the test share of --data.split")
+      .add("train", &c.train_files,
+           "the training run's --data.train, to take the test share of its split")
+      .add("eval", &c.eval_files, "the training run's --data.eval (then there is no test share)")
+      .add("seed", &c.seed, "the training run's --data.seed (the split's seed)");
+  bind_split(set, c.split, "the training run's --data.split (its third ratio is the test share)");
+  set.validate([&c] { data::validate(c.read); });
+}
+
+void bind_generate(OptionSet& set, eval::GenerateConfig& c) {
+  auto& g = c.generation;
+  set.group("generate", "Generation [generate]")
+      .add("n-samples", &c.samples_per_row, "samples per test row (the authors: 8)")
+      .flag("greedy", &g.sampling.greedy, "greedy decoding instead of sampling")
+      .add("temperature", &g.sampling.temperature, "sampling temperature (the authors: 1)")
+      .add("top-k", &g.sampling.top_k, "keep the k most likely tokens (0: off, the authors')")
+      .add("top-p", &g.sampling.top_p, "nucleus sampling mass (1: off)")
+      .add("max-length", &g.max_length,
+           "max tokens of prompt + generation (the authors' max_length 1024; capped by the model)")
+      .add("max-new-tokens", &g.max_new_tokens, "max new tokens per sample (0: up to max-length)")
+      .add("seed", &g.seed, "seed of the samples (each depends on seed, row and sample index only)")
+      .add("batch-size", &c.batch_size, "sequences per forward pass on each rank")
+      .add("chunk-rows", &c.chunk_rows, "test rows per resumable unit of work")
+      .add("max-rows", &c.max_rows, "only the first N test rows (0: all; the authors: 1843)")
+      .add("output", &c.output, "the generations file (HDF5); a killed run resumes from it")
+      .add("jsonl", &c.jsonl, "also write the samples as JSON lines here");
+  set.validate([&c] { eval::validate(c); });
 }
 
 }  // namespace gdpo::app

@@ -6,6 +6,7 @@
 
 #include "gdpo/app/options.hpp"
 #include "gdpo/data/data_config.hpp"
+#include "gdpo/eval/generation_run.hpp"
 #include "gdpo/loss/loss_config.hpp"
 #include "gdpo/model/model_source.hpp"
 #include "gdpo/train/train_config.hpp"
@@ -30,6 +31,11 @@ void bind_data(OptionSet& set, data::DataConfig& config, const loss::LossConfig*
 // The [data] options of commands that only read records: --data.kind, --data.skip-invalid,
 // --data.renormalize, --data.tolerance, --data.belief-ids (validated after parsing).
 void bind_read(OptionSet& set, data::ReadOptions& read);
+// [data] for commands that read the test split (generate, evaluate): reading options, --data.test,
+// or --data.train with --data.split and --data.seed exactly as the training run had them.
+void bind_test_data(OptionSet& set, data::DataConfig& config);
+// [generate]: sampling, lengths, samples per row, batch and chunk sizes, seed, output files.
+void bind_generate(OptionSet& set, eval::GenerateConfig& config);
 // A "0.8,0.1,0.1" ratio list bound to --data.split (parsed and checked after parsing).
 void bind_split(OptionSet& set, std::array<double, 3>& split, const std::string& help);
 

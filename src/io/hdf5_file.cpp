@@ -246,6 +246,14 @@ H5Handle H5File::create_dataset(const std::string& name, hid_t type, hid_t space
               "create dataset", path_, name));
 }
 
+void H5File::create_group(const std::string& name) {
+  if (exists(name)) return;
+  H5Handle lcpl(GDPO_H5(H5Pcreate(H5P_LINK_CREATE), "create a link list", path_, name));
+  GDPO_H5(H5Pset_create_intermediate_group(lcpl.get(), 1), "set intermediate groups", path_, name);
+  H5Handle g(GDPO_H5(H5Gcreate2(fid(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+                     "create group", path_, name));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Tensors, strings, bytes.
 
@@ -330,6 +338,45 @@ std::string H5File::read_string(const std::string& name) const {
     return H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   };
   return read_scalar_string(type.get(), read, path_, "string '" + name + "'");
+}
+
+void H5File::write_strings(const std::string& name, const std::vector<std::string>& texts) {
+  std::vector<const char*> data;
+  data.reserve(texts.size());
+  for (const auto& text : texts) {
+    GDPO_CHECK(text.find('\0') == std::string::npos,
+               "string array '" << name << "' for HDF5 file '" << path_ << "' contains a NUL byte");
+    data.push_back(text.c_str());
+  }
+  H5Handle type = string_type();
+  const hsize_t n = texts.size();
+  H5Handle space(GDPO_H5(H5Screate_simple(1, &n, nullptr), "create a dataspace for", path_, name));
+  H5Handle ds = create_dataset(name, type.get(), space.get());
+  if (n > 0)
+    GDPO_H5(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
+            "write strings", path_, name);
+}
+
+std::vector<std::string> H5File::read_strings(const std::string& name) const {
+  H5Handle ds = open_dataset(name);
+  H5Handle type(GDPO_H5(H5Dget_type(ds.get()), "get the type of", path_, name));
+  H5Handle space(GDPO_H5(H5Dget_space(ds.get()), "get the shape of", path_, name));
+  if (H5Tget_class(type.get()) != H5T_STRING || !H5Tis_variable_str(type.get()) ||
+      H5Sget_simple_extent_ndims(space.get()) != 1)
+    GDPO_THROW(InputError, "HDF5 file '" << path_ << "': '" << name
+                                         << "' is not a 1-D array of variable-length strings");
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+  std::vector<char*> data(n, nullptr);
+  H5Handle mem = string_type();
+  if (n > 0)
+    GDPO_H5(H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
+            "read strings", path_, name);
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (char* p : data) out.emplace_back(p ? p : "");
+  if (n > 0) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, data.data());
+  return out;
 }
 
 void H5File::write_bytes(const std::string& name, const std::string& bytes) {

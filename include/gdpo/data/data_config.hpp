@@ -16,6 +16,7 @@ namespace gdpo::data {
 struct DataConfig {
   std::vector<std::string> train_files;  // JSONL in the published schema
   std::vector<std::string> eval_files;   // none: split the train files by question (`split`)
+  std::vector<std::string> test_files;   // none: the split's test share (see test_split.hpp)
   ReadOptions read;                      // kind, belief ids, p* checks, skip_invalid
   TokenizeOptions tokenize;              // pair mode, lengths, truncation, skip_invalid
   std::string cache_dir;                 // "" disables the token cache

@@ -64,10 +64,15 @@ class H5File {
   // A text (JSON, INI, ...; no NUL bytes) as a scalar variable-length UTF-8 string dataset.
   void write_string(const std::string& name, const std::string& text);
   std::string read_string(const std::string& name) const;
+  // Texts (no NUL bytes) as a 1-D variable-length UTF-8 string dataset (h5py: an array of str).
+  void write_strings(const std::string& name, const std::vector<std::string>& texts);
+  std::vector<std::string> read_strings(const std::string& name) const;
   // Arbitrary bytes (an RNG state, ...) as a 1-D uint8 dataset.
   void write_bytes(const std::string& name, const std::string& bytes);
   std::string read_bytes(const std::string& name) const;
 
+  // Creates group `name` (and missing parents); an existing group is kept.
+  void create_group(const std::string& name);
   // Whether a group or dataset `name` exists ("/" is the root and always exists).
   bool exists(const std::string& name) const;
   // Names of the children of `group` ("/" = the root), sorted by name.

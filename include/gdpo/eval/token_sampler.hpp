@@ -1,0 +1,36 @@
+// Choosing the next token from a model's logits: greedy, or sampling with temperature, top-k and
+// top-p (nucleus), Hugging Face's warpers applied in that order. The randomness comes from a
+// counter-based generator keyed by (seed, row, sample, position), so a sample never depends on the
+// batch it ran in, the number of ranks, or what was generated before it in the same process.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace gdpo::eval {
+
+struct SamplingConfig {
+  bool greedy = false;       // argmax (the first maximum); the settings below are then ignored
+  double temperature = 1.0;  // > 0: logits / temperature
+  int64_t top_k = 0;         // 0: off; else keep the tokens whose logit >= the k-th largest
+  double top_p = 1.0;        // (0, 1]; 1: off; else the smallest high-probability set of mass >= p
+};
+
+// UsageError naming `--<prefix>.temperature` / `.top-k` / `.top-p` for an invalid value.
+void validate(const SamplingConfig& config, const char* prefix);
+
+// A uniform double in [0, 1) that is a pure function of its four arguments (splitmix64 over the
+// counters, 53 random bits). position = index of the generated token (0 = the first new token).
+double counter_uniform(uint64_t seed, uint64_t row, uint64_t sample, uint64_t position);
+
+// The next token of each row, by inverse-CDF sampling with the given uniforms:
+//   x = logits / T;  top-k: x_v = -inf where x_v < (k-th largest x);
+//   top-p: sort ascending, c = cumsum softmax(sorted); drop the tokens with c <= 1 - p (never the
+//          most probable one);  (HF TopPLogitsWarper)
+//   p = softmax(x) in float64, C = cumsum p;  token = min { v : C_v > u * C_{V-1} }.
+// A token of probability 0 is never chosen. Greedy ignores `uniforms`.
+// logits [B, V] any float dtype; uniforms [B] float64  ->  [B] int64.
+torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingConfig& config,
+                            const torch::Tensor& uniforms);
+
+}  // namespace gdpo::eval

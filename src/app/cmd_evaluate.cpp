@@ -1,0 +1,91 @@
+// `gdpo evaluate`: the paper's metrics of one model on the test rows (the belief distribution from
+// its logits, and from a `gdpo generate` file the sampling metrics, consistency and ROUGE-L), into
+// eval.h5 and a printed table with the reference rows.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "bind.hpp"
+#include "command.hpp"
+#include "common_options.hpp"
+#include "gdpo/core/error.hpp"
+#include "gdpo/dist/communicator.hpp"
+#include "gdpo/eval/belief_metrics.hpp"
+#include "gdpo/eval/evaluator.hpp"
+#include "gdpo/eval/generation_store.hpp"
+#include "test_inputs.hpp"
+
+namespace gdpo::app {
+
+int cmd_evaluate(const Args& args) {
+  OptionSet set("gdpo evaluate",
+                "the paper's evaluation of a model on the test rows (one per question)");
+  model::ModelSource model_source;
+  bind_model(set, model_source);
+  std::string tokenizer_path = "bytes";
+  bind_tokenizer(set, tokenizer_path);
+  data::DataConfig data_config;
+  bind_test_data(set, data_config);
+  eval::EvaluateConfig config;
+  std::string generations, output, option_map;
+  set.group("evaluate", "Evaluation [evaluate]")
+      .add("generations", &generations,
+           "a `gdpo generate` file of this model on the same test data (empty: only the metrics "
+           "from the logits)")
+      .add("output", &output, "eval.h5 to write (empty: print only)")
+      .add("label", &config.label, "the method's name in tables (default: the run folder's name)")
+      .add("option-map", &option_map,
+           "option text -> id JSON for class-belief consistency (the authors' option_map.json); "
+           "empty: each question's own options")
+      .add("batch-size", &config.batch_size, "prompts per forward pass")
+      .add("rouge-sample", &config.rouge_sample,
+           "the sample ROUGE-L scores (the authors: the first)");
+  CommonOptions common;
+  common.bind(set);
+  if (!set.parse(args)) return kExitOk;
+  if (config.batch_size < 1) throw UsageError("--evaluate.batch-size must be >= 1");
+  if (config.rouge_sample < 0) throw UsageError("--evaluate.rouge-sample must be >= 0");
+
+  auto comm = dist::make_communicator(common.backend);
+  common.apply(comm->local_size());
+  comm->require_identical("the configuration", set.effective_config());
+  std::optional<eval::OptionMap> map;
+  if (!option_map.empty()) map = eval::OptionMap::load(option_map);
+  std::optional<eval::Generations> gens;
+  if (!generations.empty()) gens = eval::read_generations(generations);
+  TestInputs in = load_test_inputs(model_source, tokenizer_path, data_config, nullptr);
+  if (config.label.empty() && !model_source.path.empty()) {
+    auto p = std::filesystem::path(model_source.path).lexically_normal();
+    if (p.filename().empty()) p = p.parent_path();
+    config.label = p.filename().string();
+  }
+  if (config.label.empty()) config.label = "model";
+  config.dataset = in.data_name;
+  config.model = in.policy.description;
+
+  auto report = eval::evaluate(*in.policy.model, in.rows, gens ? &*gens : nullptr, in.kind,
+                               map ? &*map : nullptr, eval::Judge(), config, *comm);
+  if (gens) {
+    report.generations = generations;
+    const auto settings = nlohmann::json::parse(gens->settings, nullptr, false);
+    if (settings.is_object() && settings.contains("seed")) report.seed = settings["seed"].get<int64_t>();
+  }
+  if (comm->is_root()) {
+    std::cout << "evaluate: " << config.label << " on " << report.question.size() << " test rows of "
+              << config.dataset
+              << (gens ? ", " + std::to_string(report.n_samples) + " samples per row"
+                       : std::string(", no generations (sampling metrics: -)"))
+              << "\n"
+              << eval::format_eval_table(report, config);
+    if (!output.empty()) {
+      eval::write_eval(output, report, config);
+      std::cout << "evaluate: wrote " << output << "\n";
+    }
+  }
+  comm->barrier();
+  return kExitOk;
+}
+
+}  // namespace gdpo::app

@@ -1,0 +1,144 @@
+#include "gdpo/eval/generation_run.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "gdpo/core/error.hpp"
+#include "gdpo/core/hash.hpp"
+#include "gdpo/core/log.hpp"
+#include "gdpo/core/progress.hpp"
+#include "gdpo/eval/generation_parse.hpp"
+#include "gdpo/eval/generation_store.hpp"
+
+namespace gdpo::eval {
+
+void validate(const GenerateConfig& c) {
+  validate(c.generation.sampling, "generate");
+  auto positive = [](int64_t v, const char* name) {
+    if (v < 1) throw UsageError(std::string("--generate.") + name + " must be >= 1, got " +
+                                std::to_string(v));
+  };
+  positive(c.samples_per_row, "n-samples");
+  positive(c.batch_size, "batch-size");
+  positive(c.chunk_rows, "chunk-rows");
+  positive(c.generation.max_length, "max-length");
+  if (c.generation.max_new_tokens < 0)
+    throw UsageError("--generate.max-new-tokens must be >= 0 (0: up to --generate.max-length)");
+  if (c.generation.seed < 0) throw UsageError("--generate.seed must be >= 0");
+  if (c.max_rows < 0) throw UsageError("--generate.max-rows must be >= 0 (0: every test row)");
+  if (c.output.empty()) throw UsageError("--generate.output: no output file given");
+}
+
+std::string generation_settings(const GenerateConfig& c, const std::string& model,
+                                const std::vector<TestRow>& rows) {
+  Fnv1a prompts;
+  for (const auto& r : rows) {
+    prompts.add(r.prompt);
+    prompts.add_bytes(r.prompt_ids.data(), r.prompt_ids.size() * sizeof(int64_t));
+  }
+  const auto& g = c.generation;
+  nlohmann::ordered_json j = {
+      {"model", model},
+      {"rows", rows.size()},
+      {"prompts_fnv1a", prompts.value()},
+      {"greedy", g.sampling.greedy},
+      {"temperature", g.sampling.temperature},
+      {"top_k", g.sampling.top_k},
+      {"top_p", g.sampling.top_p},
+      {"max_length", g.max_length},
+      {"max_new_tokens", g.max_new_tokens},
+      {"seed", g.seed},
+      {"samples_per_row", c.samples_per_row},
+      {"chunk_rows", c.chunk_rows}};
+  return j.dump();
+}
+
+GenerateResult run_generation(model::CausalLM& model, const tokenizer::Tokenizer& tok,
+                              const std::vector<TestRow>& all_rows, data::DatasetKind format,
+                              const GenerateConfig& config, const std::string& model_description,
+                              dist::Communicator& comm) {
+  validate(config);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<TestRow> rows(all_rows.begin(),
+                            all_rows.begin() + (config.max_rows > 0
+                                                    ? std::min<int64_t>(config.max_rows,
+                                                                        all_rows.size())
+                                                    : static_cast<int64_t>(all_rows.size())));
+  const int64_t n = config.samples_per_row;
+  GenerationStore store(config.output, generation_settings(config, model_description, rows),
+                        static_cast<int64_t>(rows.size()), n, config.chunk_rows);
+  GenerateResult result;
+  // Every rank agrees before any work: a stale file is an error on all of them.
+  int64_t complete = comm.is_root() ? store.complete() : 0;
+  complete = comm.broadcast(complete);
+  if (complete) {
+    result.already_complete = true;
+    return result;
+  }
+  const ResponseFormat parse_format =
+      format == data::DatasetKind::kReview ? ResponseFormat::kReview : ResponseFormat::kOpinion;
+  const int64_t eos = tok.eos_id();
+  const int64_t chunks = store.chunks();
+  int64_t my_sequences = 0;
+  for (int64_t c = comm.rank(); c < chunks; c += comm.world_size())
+    my_sequences += store.chunk_row_count(c) * n;
+  ProgressOptions progress_options;
+  progress_options.label = "generate";
+  progress_options.unit = "seq";
+  Progress progress(my_sequences, progress_options);
+  int64_t done = 0, skipped = 0, tokens = 0;
+  for (int64_t c = comm.rank(); c < chunks; c += comm.world_size()) {
+    if (store.has_chunk(c)) {
+      ++skipped;
+      progress.advance(store.chunk_row_count(c) * n);
+      continue;
+    }
+    std::vector<GenerationItem> items;
+    const int64_t first = store.chunk_first_row(c);
+    for (int64_t r = first; r < first + store.chunk_row_count(c); ++r)
+      for (int64_t s = 0; s < n; ++s) items.push_back({r, s, rows[r].prompt_ids});
+    std::vector<GeneratedSample> samples;
+    samples.reserve(items.size());
+    for (size_t b = 0; b < items.size(); b += config.batch_size) {
+      const std::vector<GenerationItem> batch(
+          items.begin() + b, items.begin() + std::min(items.size(), b + config.batch_size));
+      for (auto& seq : generate(model, batch, config.generation, eos)) {
+        GeneratedSample s;
+        s.row = seq.row;
+        s.sample = seq.sample;
+        s.ended = seq.ended;
+        s.text = tok.decode(seq.tokens);
+        const ParsedGeneration parsed = parse_generation(stored_line(s.text), parse_format);
+        s.belief_id = parsed.parsed ? parsed.belief_id : -1;
+        s.belief_text = parsed.has_text ? parsed.belief_text : "";
+        tokens += static_cast<int64_t>(seq.tokens.size());
+        s.tokens = std::move(seq.tokens);
+        samples.push_back(std::move(s));
+      }
+      progress.advance(static_cast<int64_t>(batch.size()), {{"tokens", tokens}});
+    }
+    store.write_chunk(c, samples);
+    ++done;
+  }
+  progress.finish();
+  comm.barrier();
+  result.chunks_done = comm.all_reduce(done, dist::ReduceOp::Sum);
+  result.chunks_skipped = comm.all_reduce(skipped, dist::ReduceOp::Sum);
+  result.new_tokens = comm.all_reduce(tokens, dist::ReduceOp::Sum);
+  if (comm.is_root()) {
+    std::vector<int64_t> question;
+    std::vector<std::string> prompt;
+    for (const auto& r : rows) {
+      question.push_back(r.question);
+      prompt.push_back(r.prompt);
+    }
+    store.merge(question, prompt, config.jsonl);
+  }
+  comm.barrier();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace gdpo::eval
