@@ -76,17 +76,21 @@ def metrics_path(run):
 def _read_columns(h5py, path, table, swmr):
     kwargs = {"swmr": True, "libver": "latest"} if swmr else {}
     with h5py.File(path, "r", **kwargs) as f:
-        group = f.get(table)
-        if not isinstance(group, h5py.Group) or not isinstance(group.get("step"), h5py.Dataset):
-            raise InputFileError(f"{path}: not a gdpo metrics file (no table '{table}' with a "
-                                 f"'step' column)")
+        tables = [name for name, g in f.items()
+                  if isinstance(g, h5py.Group) and isinstance(g.get("step"), h5py.Dataset)]
+        if not tables:
+            raise InputFileError(f"{path}: not a gdpo metrics file (no table with a 'step' "
+                                 f"column)")
+        if table not in tables:
+            return None  # a gdpo metric log without this table (yet)
+        group = f[table]
         return {name: ds[()] for name, ds in group.items()
                 if isinstance(ds, h5py.Dataset) and ds.ndim == 1}
 
 
 def read_metrics(run, table="eval"):
     """Columns of one table of a run's metrics.h5 as {name: 1-D numpy array}, all cut to the rows
-    every column has. gdpo appends to the file in SWMR mode while it trains, so a row may be in
+    every column has; None when the file has other tables but not this one. gdpo appends to the file in SWMR mode while it trains, so a row may be in
     some columns and not yet in others; the SWMR reader sees a consistent prefix of each. The
     writer leaves SWMR mode for a few milliseconds to add a column (holding a lock), so failed
     opens are retried for about two seconds; a file not in the SWMR format (copied, or from
@@ -98,6 +102,8 @@ def read_metrics(run, table="eval"):
         for swmr in (True, False):
             try:
                 columns = _read_columns(h5py, path, table, swmr)
+                if columns is None:
+                    return None
                 rows = min(len(v) for v in columns.values())
                 return {name: values[:rows] for name, values in columns.items()}
             except InputFileError:
