@@ -32,11 +32,15 @@ class InputFileError(Exception):
 
 def main_guard(main):
     """Runs main(); an InputFileError becomes its message on stderr and exit status 2."""
+    prog = os.path.basename(sys.argv[0])
     try:
         return main()
     except InputFileError as e:
-        prog = os.path.basename(sys.argv[0])
         print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        print(f"{prog}: error: needs the Python module {e.name} (Debian: python3-{e.name})",
+              file=sys.stderr)
         return 2
 
 

@@ -43,7 +43,7 @@ METHODS = ["sft", "dpo", "gdpo"]
 REFERENCE = {
     "synthetic": {"uniform": 0.2093, "majority": 0.4821, "reversed": 0.3916,
                   "noise_0.05": 0.0312, "noise_0.1": 0.0598},
-    "mmoqa_usa": {"uniform": 0.1745, "majority": 0.4402, "reversed": 0.3507,
+    "mmoqa_usa": {"uniform": 0.1746, "majority": 0.4402, "reversed": 0.3507,
                   "noise_0.05": 0.0289, "noise_0.1": 0.0561},
 }
 # Per-row data (the same for both datasets): questions 0, 1, 2; question 1 has 3 beliefs (the
