@@ -48,6 +48,7 @@ int cmd_evaluate(const Args& args) {
   if (config.batch_size < 1) throw UsageError("--evaluate.batch-size must be >= 1");
   if (config.rouge_sample < 0) throw UsageError("--evaluate.rouge-sample must be >= 0");
 
+  require_writable_file(output, "--evaluate.output");
   auto comm = dist::make_communicator(common.backend);
   common.apply(comm->local_size());
   comm->require_identical("the configuration", set.effective_config());

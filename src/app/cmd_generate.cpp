@@ -33,6 +33,8 @@ int cmd_generate(const Args& args) {
   common.bind(set);
   if (!set.parse(args)) return kExitOk;
 
+  require_writable_file(config.output, "--generate.output");
+  require_writable_file(config.jsonl, "--generate.jsonl");
   auto comm = dist::make_communicator(common.backend);
   common.apply(comm->local_size());
   comm->require_identical("the configuration", set.effective_config());

@@ -9,8 +9,10 @@
 #include "gdpo/core/hash.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/core/progress.hpp"
+#include "gdpo/core/utf8.hpp"
 #include "gdpo/eval/generation_parse.hpp"
 #include "gdpo/eval/generation_store.hpp"
+#include "gdpo/train/fault_injection.hpp"
 
 namespace gdpo::eval {
 
@@ -53,6 +55,17 @@ std::string generation_settings(const GenerateConfig& c, const std::string& mode
       {"samples_per_row", c.samples_per_row},
       {"chunk_rows", c.chunk_rows}};
   return j.dump();
+}
+
+std::string printable_text(const std::string& decoded) {
+  std::string text = replace_invalid_utf8(decoded);
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\0') out += "\xEF\xBF\xBD";
+    else out += c;
+  }
+  return out;
 }
 
 GenerateResult run_generation(model::CausalLM& model, const tokenizer::Tokenizer& tok,
@@ -109,7 +122,7 @@ GenerateResult run_generation(model::CausalLM& model, const tokenizer::Tokenizer
         s.row = seq.row;
         s.sample = seq.sample;
         s.ended = seq.ended;
-        s.text = tok.decode(seq.tokens);
+        s.text = printable_text(tok.decode(seq.tokens));
         const ParsedGeneration parsed = parse_generation(stored_line(s.text), parse_format);
         s.belief_id = parsed.parsed ? parsed.belief_id : -1;
         s.belief_text = parsed.has_text ? parsed.belief_text : "";
@@ -121,6 +134,7 @@ GenerateResult run_generation(model::CausalLM& model, const tokenizer::Tokenizer
     }
     store.write_chunk(c, samples);
     ++done;
+    train::fault::on_generation_chunk();
   }
   progress.finish();
   comm.barrier();

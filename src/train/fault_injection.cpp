@@ -28,7 +28,8 @@ const Plan& plan() {
     } catch (const std::exception&) {
       throw UsageError("GDPO_FAULT_INJECT: bad count in '" + s + "'");
     }
-    if (out.kind != "kill-during-checkpoint" && out.kind != "sigterm-after-step")
+    if (out.kind != "kill-during-checkpoint" && out.kind != "sigterm-after-step" &&
+        out.kind != "kill-after-chunk")
       throw UsageError("GDPO_FAULT_INJECT: unknown fault '" + out.kind + "'");
     return out;
   }();
@@ -44,6 +45,11 @@ void on_checkpoint_write() {
 
 void on_step_end(int64_t step) {
   if (plan().kind == "sigterm-after-step" && step == plan().n) std::raise(SIGTERM);
+}
+
+void on_generation_chunk() {
+  static int64_t chunks = 0;
+  if (plan().kind == "kill-after-chunk" && ++chunks == plan().n) std::raise(SIGKILL);
 }
 
 }  // namespace gdpo::train::fault

@@ -13,7 +13,7 @@
 //   samples/offset    int64 [S+1]  samples/tokens[offset[i] : offset[i+1]] are sample i's new tokens
 //   samples/tokens    int64 [T]    end-of-text excluded
 //   samples/ended     bool  [S]    stopped at end-of-text (else at the length limit)
-//   samples/text      str   [S]    the decoded new tokens
+//   samples/text      str   [S]    the decoded new tokens (printable_text: valid UTF-8, no NUL)
 //   samples/belief_id int64 [S]    the parsed belief id (-1: the text does not start with a digit)
 //   samples/belief_text str [S]    the first <...> of the text, brackets stripped ("" if none)
 #pragma once

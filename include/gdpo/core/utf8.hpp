@@ -1,0 +1,17 @@
+// Making bytes valid UTF-8 the way Python's bytes.decode("utf-8", errors="replace") does (what
+// Hugging Face's tokenizer.decode returns for byte-level tokens that split a character): every
+// maximal ill-formed subpart becomes one U+FFFD (Unicode 15, section 3.9, "U+FFFD substitution of
+// maximal subparts"), valid sequences are kept byte for byte.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace gdpo {
+
+// `bytes` with each maximal ill-formed subpart replaced by U+FFFD (EF BF BD). Examples:
+//   "a\xF0\x9F\x98" -> "a\uFFFD" (a truncated 4-byte sequence is one subpart);
+//   "\xC0\xAF" -> "\uFFFD\uFFFD" (C0 can never start a sequence); "\xED\xA0\x80" (a surrogate)
+//   -> three U+FFFD, since ED may only be followed by 80..9F.
+std::string replace_invalid_utf8(std::string_view bytes);
+
+}  // namespace gdpo
