@@ -101,6 +101,8 @@ def plot(data, labels, out, title):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
 

@@ -22,8 +22,9 @@ SUMMARY_METRICS = ["prob_js", "sampling_js", "majority_bias", "prob_majority_bia
                    "class_belief_consistency", "belief_preference_consistency", "rouge_l", "rows"]
 # /reference attributes: the mean JS distance to p* of simple reference distributions.
 REFERENCES = ["uniform", "majority", "reversed", "noise_0.05", "noise_0.1"]
-ROW_FLOATS = ["prob_js", "sampling_js", "majority_bias", "class_belief_consistency",
-              "belief_preference_consistency", "rouge_l"]
+# /rows float64 [R] columns (NaN where a row has no value).
+ROW_FLOATS = ["prob_js", "sampling_js", "majority_bias", "prob_majority_bias",
+              "class_belief_consistency", "belief_preference_consistency", "rouge_l"]
 
 
 class InputFileError(Exception):

@@ -4,12 +4,13 @@ datasets x metrics as columns, then the reference rows (uniform, majority, rever
 noise +-0.1: the mean JS distance of that distribution to p*, in the prob_js columns).
 
 Each argument is an eval.h5 written by `gdpo evaluate`, or a directory holding eval.h5 and/or
-eval/*.h5 (a run directory). Numbers have 3 decimals; a missing or NaN value prints as an en dash
+eval/*.h5 (a run directory). Numbers have 3 decimals (rows: an integer); a missing or NaN value prints as an en dash
 (-- in LaTeX). The LaTeX table uses booktabs' rules. Post-hoc analysis, never part of training.
 """
 import argparse
 import csv
 import math
+import os
 import sys
 
 from gdpo_files import REFERENCES, SUMMARY_METRICS, InputFileError, find_eval_files, main_guard
@@ -48,8 +49,12 @@ def build_table(evals, metrics, subset="summary"):
     return datasets, rows
 
 
-def fmt(value, nan):
-    return nan if value is None or math.isnan(value) else f"{value:.3f}"
+def fmt(value, nan, metric=None):
+    """3 decimals; `rows` (a count, stored as a float like every /summary attribute) as an
+    integer."""
+    if value is None or math.isnan(value):
+        return nan
+    return f"{value:.0f}" if metric == "rows" else f"{value:.3f}"
 
 
 def markdown(datasets, metrics, rows):
@@ -59,7 +64,7 @@ def markdown(datasets, metrics, rows):
              "| --- |" + " ---: |" * (len(header) - 1)]
     for name, is_ref, values in rows:
         shown = REFERENCE_NAMES[name] if is_ref else name
-        cells = [fmt(values.get((d, m)), "–") for d in datasets for m in metrics]
+        cells = [fmt(values.get((d, m)), "–", m) for d in datasets for m in metrics]
         lines.append("| " + " | ".join([shown] + cells) + " |")
     return "\n".join(lines)
 
@@ -86,7 +91,7 @@ def latex(datasets, metrics, rows):
             lines.append("\\midrule")
             first_ref = False
         shown = latex_escape(REFERENCE_NAMES[name] if is_ref else name)
-        cells = [fmt(values.get((d, m)), "--") for d in datasets for m in metrics]
+        cells = [fmt(values.get((d, m)), "--", m) for d in datasets for m in metrics]
         lines.append(" & ".join([shown] + cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines)
@@ -126,7 +131,13 @@ def main():
                  f"known: {', '.join(SUMMARY_METRICS)}")
 
     from gdpo_files import read_eval
-    evals = [read_eval(p) for arg in args.inputs for p in find_eval_files(arg)]
+    # A file named twice (itself and through its run directory) is one evaluation.
+    paths, seen = [], set()
+    for p in (p for arg in args.inputs for p in find_eval_files(arg)):
+        if os.path.realpath(p) not in seen:
+            seen.add(os.path.realpath(p))
+            paths.append(p)
+    evals = [read_eval(p) for p in paths]
     subset = {"all": "summary", "majority": "summary_majority",
               "minority": "summary_minority"}[args.subset]
     datasets, rows = build_table(evals, metrics, subset)
