@@ -83,6 +83,7 @@ def write_eval(path, label, dataset, summary, reference, model_probs, as_bytes=F
         f.attrs["n_samples"] = np.int64(8)
         f.attrs["seed"] = np.int64(0)
         f.attrs["judge_accuracy"] = NAN
+        f.attrs["generations"] = s("runs/" + label + "/generations.h5")
         for group, scale in (("summary", 1.0), ("summary_majority", 0.5),
                              ("summary_minority", 1.5)):
             g = f.create_group(group)
@@ -102,6 +103,7 @@ def write_eval(path, label, dataset, summary, reference, model_probs, as_bytes=F
         for name in ("prob_js", "sampling_js", "majority_bias", "class_belief_consistency",
                      "belief_preference_consistency", "rouge_l"):
             r[name] = np.full(rows, float(summary[name]))
+        r["prob_majority_bias"] = np.zeros(rows)
         r["reference_belief"] = np.zeros(rows, dtype=np.int64)
         prompts = [f"Question {q}: what do you think? ({dataset})" for q in QUESTION]
         options = [json.dumps(o, ensure_ascii=False) for o in OPTIONS]
