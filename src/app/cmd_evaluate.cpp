@@ -12,7 +12,9 @@
 #include "common_options.hpp"
 #include "gdpo/core/error.hpp"
 #include "gdpo/dist/communicator.hpp"
+#include "gdpo/eval/belief_judge.hpp"
 #include "gdpo/eval/belief_metrics.hpp"
+#include "gdpo/model/model_config.hpp"
 #include "gdpo/eval/evaluator.hpp"
 #include "gdpo/eval/generation_store.hpp"
 #include "test_inputs.hpp"
@@ -29,7 +31,7 @@ int cmd_evaluate(const Args& args) {
   data::DataConfig data_config;
   bind_test_data(set, data_config);
   eval::EvaluateConfig config;
-  std::string generations, output, option_map;
+  std::string generations, output, option_map, judge_path, judge_data;
   set.group("evaluate", "Evaluation [evaluate]")
       .add("generations", &generations,
            "a `gdpo generate` file of this model on the same test data (empty: only the metrics "
@@ -39,6 +41,13 @@ int cmd_evaluate(const Args& args) {
       .add("option-map", &option_map,
            "option text -> id JSON for class-belief consistency (the authors' option_map.json); "
            "empty: each question's own options")
+      .add("judge", &judge_path,
+           "the belief judge for belief-preference consistency: a model trained with `gdpo train "
+           "--loss.type sft` on `gdpo data judge` examples (folder, run or checkpoint)")
+      .add("judge-data", &judge_data,
+           "held-out `gdpo data judge` examples: the judge's accuracy is printed beside its scores")
+      .add("judge-sample", &config.judge_sample,
+           "the sample the judge scores (the authors: their predict_4); -1: every sample")
       .add("batch-size", &config.batch_size, "prompts per forward pass")
       .add("rouge-sample", &config.rouge_sample,
            "the sample ROUGE-L scores (the authors: the first)");
@@ -66,8 +75,31 @@ int cmd_evaluate(const Args& args) {
   config.dataset = in.data_name;
   config.model = in.policy.description;
 
+  eval::Judge judge;
+  std::optional<eval::BeliefJudge> judge_model;
+  eval::JudgeAccuracy judge_accuracy;
+  if (!judge_path.empty()) {
+    if (!gens) throw UsageError("--evaluate.judge needs --evaluate.generations (it judges samples)");
+    model::ModelSource judge_source;
+    judge_source.path = judge_path;
+    judge_source.dtype = model_source.dtype;
+    auto loaded = eval::load_policy(judge_source);
+    const auto& jc = loaded.model->config();
+    judge_model.emplace(loaded.model, in.tokenizer, config.batch_size,
+                        jc.family == model::Family::kGpt2 ? jc.max_positions - 1 : 0);
+    if (!judge_data.empty())
+      judge_accuracy = judge_model->accuracy(data::read_records(judge_data, data_config.read), *comm);
+    else if (comm->is_root())
+      std::cerr << "evaluate: no --evaluate.judge-data: the judge's accuracy is unknown\n";
+    judge = [&](const std::vector<eval::JudgeQuery>& queries) {
+      return judge_model->classify(queries, *comm);
+    };
+  } else if (!judge_data.empty()) {
+    throw UsageError("--evaluate.judge-data without --evaluate.judge");
+  }
   auto report = eval::evaluate(*in.policy.model, in.rows, gens ? &*gens : nullptr, in.kind,
-                               map ? &*map : nullptr, eval::Judge(), config, *comm);
+                               map ? &*map : nullptr, judge, config, *comm);
+  report.judge_accuracy = judge_accuracy.value();
   if (gens) {
     report.generations = generations;
     const auto settings = nlohmann::json::parse(gens->settings, nullptr, false);
@@ -80,6 +112,15 @@ int cmd_evaluate(const Args& args) {
                        : std::string(", no generations (sampling metrics: -)"))
               << "\n"
               << eval::format_eval_table(report, config);
+    if (judge)
+      std::cout << "belief-preference consistency by the judge " << judge_path
+                << ": its accuracy on held-out examples is "
+                << (judge_accuracy.total > 0
+                        ? std::to_string(judge_accuracy.value()).substr(0, 5) + " (" +
+                              std::to_string(judge_accuracy.correct) + " of " +
+                              std::to_string(judge_accuracy.total) + ")"
+                        : std::string("unknown (no --evaluate.judge-data)"))
+                << "\n";
     if (!output.empty()) {
       eval::write_eval(output, report, config);
       std::cout << "evaluate: wrote " << output << "\n";

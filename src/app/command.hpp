@@ -34,6 +34,7 @@ int cmd_data_split(const Args& args);
 int cmd_data_stats(const Args& args);
 int cmd_data_show(const Args& args);
 int cmd_data_cache(const Args& args);
+int cmd_data_judge(const Args& args);
 int cmd_bench_step(const Args& args);
 int cmd_bench_model(const Args& args);
 int cmd_bench_data(const Args& args);

@@ -20,6 +20,7 @@ const std::vector<Command>& commands() {
       {"data split", "split a file by question into train/eval/test", cmd_data_split},
       {"data stats", "Table 1 statistics", cmd_data_stats},
       {"data show", "print rendered pairs", cmd_data_show},
+      {"data judge", "(response -> belief) examples to train the belief judge", cmd_data_judge},
       {"data cache", "tokenize data files into the token cache", cmd_data_cache},
       {"bench step", "training-step examples/s, tokens/s and peak RSS for SFT, DPO and GDPO",
        cmd_bench_step},

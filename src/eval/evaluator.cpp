@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/eval/belief_probabilities.hpp"
 #include "gdpo/eval/generation_parse.hpp"
 #include "gdpo/eval/rouge_l.hpp"
 #include "gdpo/io/hdf5_file.hpp"
-#include "gdpo/loss/belief_distribution.hpp"
 #include "gdpo/loss/js_distance.hpp"
 
 namespace gdpo::eval {
@@ -46,46 +46,6 @@ double nanmean(const std::vector<double>& v, const std::vector<bool>* keep = nul
   return n > 0 ? sum / static_cast<double>(n) : kNaN;
 }
 
-// The belief distribution of every row: the forward passes split over the ranks (row r on rank
-// r % world), left-padded batches, then summed across ranks. -> [R, Kmax] float64.
-torch::Tensor belief_probs(model::CausalLM& model, const std::vector<TestRow>& rows, int64_t k_max,
-                           int64_t batch_size, dist::Communicator& comm) {
-  torch::NoGradGuard no_grad;
-  const auto device = model.output_weight().device();
-  const auto R = static_cast<int64_t>(rows.size());
-  torch::Tensor out = torch::zeros({R, k_max}, torch::kFloat64);
-  std::vector<int64_t> mine;
-  for (int64_t r = comm.rank(); r < R; r += comm.world_size()) mine.push_back(r);
-  for (size_t b = 0; b < mine.size(); b += batch_size) {
-    const size_t e = std::min(mine.size(), b + static_cast<size_t>(batch_size));
-    const auto B = static_cast<int64_t>(e - b);
-    int64_t P = 0;
-    for (size_t i = b; i < e; ++i) P = std::max<int64_t>(P, rows[mine[i]].prompt_ids.size());
-    torch::Tensor ids = torch::zeros({B, P}, torch::kInt64), mask = torch::zeros({B, P}, torch::kInt64);
-    torch::Tensor tokens = torch::zeros({B, k_max}, torch::kInt64);
-    torch::Tensor target = torch::zeros({B, k_max}, torch::kFloat64);
-    torch::Tensor valid = torch::zeros({B, k_max}, torch::kBool);
-    for (int64_t i = 0; i < B; ++i) {
-      const TestRow& row = rows[mine[b + i]];
-      const auto L = static_cast<int64_t>(row.prompt_ids.size());
-      ids[i].narrow(0, P - L, L).copy_(torch::tensor(row.prompt_ids, torch::kInt64));
-      mask[i].narrow(0, P - L, L).fill_(1);
-      const auto K = static_cast<int64_t>(row.belief_tokens.size());
-      tokens[i].narrow(0, 0, K).copy_(torch::tensor(row.belief_tokens, torch::kInt64));
-      target[i].narrow(0, 0, K).copy_(torch::tensor(row.pstar, torch::kFloat64));
-      valid[i].narrow(0, 0, K).fill_(true);
-    }
-    const torch::Tensor hidden = model.hidden_states(ids.to(device), mask.to(device));  // [B, P, H]
-    const torch::Tensor logits =
-        torch::matmul(hidden.select(1, P - 1), model.output_weight().t()).to(torch::kFloat32);
-    const torch::Tensor logps = logits.log_softmax(-1).cpu().gather(1, tokens);  // [B, Kmax]
-    const auto dist = loss::belief_distribution(logps, target, valid);
-    for (int64_t i = 0; i < B; ++i) out[mine[b + i]].copy_(dist.probs[i]);
-  }
-  comm.all_reduce(out, dist::ReduceOp::Sum);
-  return out;
-}
-
 // The belief index whose id is the authors' `op` digit, or -1.
 int64_t belief_of_op(const TestRow& row, int64_t op) {
   const std::string id = std::to_string(op);
@@ -115,21 +75,25 @@ EvalReport evaluate(model::CausalLM& model, const std::vector<TestRow>& rows,
     if (config.rouge_sample < 0 || config.rouge_sample >= gens->samples_per_row)
       throw UsageError("--evaluate.rouge-sample must be in [0, " +
                        std::to_string(gens->samples_per_row) + ")");
+    if (judge && (config.judge_sample < -1 || config.judge_sample >= gens->samples_per_row))
+      throw UsageError("--evaluate.judge-sample must be -1 (all) or in [0, " +
+                       std::to_string(gens->samples_per_row) + "): the generations have " +
+                       std::to_string(gens->samples_per_row) + " samples per row");
     rep.n_samples = gens->samples_per_row;
     rep.generations = "yes";
   }
   // Only the rows that were generated (a --generate.max-rows run) when there are generations.
   const int64_t n_rows = gens ? static_cast<int64_t>(gens->row_question.size()) : R;
   const std::vector<TestRow> used(rows.begin(), rows.begin() + n_rows);
-  int64_t k_max = 1;
-  for (const auto& row : used) k_max = std::max<int64_t>(k_max, row.belief_tokens.size());
-  const torch::Tensor probs = belief_probs(model, used, k_max, config.batch_size, comm);
+  const torch::Tensor probs = belief_probabilities(model, used, config.batch_size, comm);
 
   const ResponseFormat format =
       kind == data::DatasetKind::kReview ? ResponseFormat::kReview : ResponseFormat::kOpinion;
   for (const auto& name : metric_names()) rep.rows[name].assign(n_rows, kNaN);
   std::vector<bool> is_majority(n_rows), is_minority(n_rows);
   std::map<std::string, std::vector<double>> reference_js;
+  std::vector<JudgeQuery> queries;      // the judged samples' responses ...
+  std::vector<int64_t> query_row, query_belief;  // ... their rows and generated beliefs
   for (int64_t r = 0; r < n_rows; ++r) {
     const TestRow& row = used[r];
     const auto K = static_cast<int64_t>(row.pstar.size());
@@ -157,15 +121,16 @@ EvalReport evaluate(model::CausalLM& model, const std::vector<TestRow>& rows,
     const OptionMap own = OptionMap::from_question(row.options, row.belief_ids);
     const OptionMap& map = option_map ? *option_map : own;
     std::vector<int64_t> ids;
-    int64_t consistent = 0, judged = 0, judged_consistent = 0;
+    int64_t consistent = 0;
     for (int64_t s = 0; s < n; ++s) {
       const GeneratedSample& g = gens->samples[r * n + s];
       const ParsedGeneration parsed = parse_generation(stored_line(g.text), format);
       ids.push_back(parsed.parsed ? parsed.belief_id : -1);
       consistent += class_belief_consistent(parsed, map) ? 1 : 0;
-      if (judge) {
-        ++judged;
-        judged_consistent += judge(row, parsed.response) == belief_of_op(row, authors_op(parsed));
+      if (judge && (config.judge_sample < 0 || s == config.judge_sample)) {
+        queries.push_back({&row.source, parsed.response});
+        query_row.push_back(r);
+        query_belief.push_back(belief_of_op(row, authors_op(parsed)));
       }
       if (s == config.rouge_sample) {
         const int64_t op = authors_op(parsed);
@@ -181,8 +146,18 @@ EvalReport evaluate(model::CausalLM& model, const std::vector<TestRow>& rows,
     rep.rows["sampling_js"][r] = js(sampled, row.pstar);
     rep.rows["majority_bias"][r] = majority_bias(sampled, row.pstar);
     rep.rows["class_belief_consistency"][r] = static_cast<double>(consistent) / n;
-    if (judge) rep.rows["belief_preference_consistency"][r] =
-        static_cast<double>(judged_consistent) / static_cast<double>(judged);
+  }
+  if (judge && !queries.empty()) {
+    const std::vector<int64_t> judged = judge(queries);
+    GDPO_CHECK(judged.size() == queries.size(), "the judge answered " << judged.size() << " of "
+                                                                      << queries.size());
+    std::vector<double> agree(n_rows, 0), count(n_rows, 0);
+    for (size_t i = 0; i < queries.size(); ++i) {
+      agree[query_row[i]] += judged[i] == query_belief[i] ? 1 : 0;
+      count[query_row[i]] += 1;
+    }
+    for (int64_t r = 0; r < n_rows; ++r)
+      if (count[r] > 0) rep.rows["belief_preference_consistency"][r] = agree[r] / count[r];
   }
   for (const auto& name : metric_names()) {
     rep.summary[name] = nanmean(rep.rows[name]);

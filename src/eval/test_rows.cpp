@@ -41,6 +41,7 @@ std::vector<TestRow> make_test_rows(const data::Dataset& test, const tokenizer::
     row.options = q.options;
     row.pstar = q.probabilities;
     row.reference_belief = test.pairs[last_pair[qi]].chosen;
+    row.source = q;
     row.reference_answers.assign(k_count, "");
     rows.push_back(std::move(row));
   }

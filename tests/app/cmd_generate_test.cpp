@@ -77,6 +77,37 @@ TEST_F(Generate, WritesSamplesAndEvaluatesThem) {
   EXPECT_TRUE(js >= 0 && js <= std::sqrt(std::log(2.0))) << js;
 }
 
+TEST_F(Generate, TheJudgeScoresBeliefPreferenceConsistencyWithItsAccuracy) {
+  // Judge examples from the same pairs, split by question; a judge trained briefly with SFT.
+  auto r = run_app("data judge " + dir.file("pairs.jsonl") + " --data.output " +
+                   dir.file("judge.jsonl") + " --data.split-output --data.seed 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_app("train --model.config tiny-gpt2 --tokenizer.path bytes --loss.type sft --data.train " +
+              dir.file("judge_train.jsonl") + " --data.split 1,0 --data.sft-examples per-pair "
+              "--train.n-epochs 2 --train.batch-size 8 --train.lr 1e-3 --train.warmup-steps 1 "
+              "--dist.threads 1 --log.level warn --train.run-dir " + dir.file("judge"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(run_app(generate(dir.file("gen.h5"))).exit_code, 0);
+  r = run_app("evaluate " + common() + "--evaluate.generations " + dir.file("gen.h5") +
+              " --evaluate.judge " + dir.file("judge") + " --evaluate.judge-data " +
+              dir.file("judge_test.jsonl") + " --evaluate.judge-sample 2 --evaluate.output " +
+              dir.file("eval.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("its accuracy on held-out examples is"), std::string::npos) << r.output;
+  auto h = io::H5File::open_read(dir.file("eval.h5"));
+  const double acc = h.double_attr("/", "judge_accuracy");
+  EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
+  const double bpc = h.double_attr("summary", "belief_preference_consistency");
+  EXPECT_TRUE(bpc >= 0 && bpc <= 1) << bpc;
+  // The judge needs samples to judge, and a sample index the generations have.
+  r = run_app("evaluate " + common() + "--evaluate.judge " + dir.file("judge"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = run_app("evaluate " + common() + "--evaluate.generations " + dir.file("gen.h5") +
+              " --evaluate.judge " + dir.file("judge"));  // default sample 4 of 3
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--evaluate.judge-sample"), std::string::npos) << r.output;
+}
+
 TEST_F(Generate, SamplesDoNotDependOnTheBatchSize) {
   ASSERT_EQ(run_app(generate(dir.file("a.h5"), "--generate.batch-size 1")).exit_code, 0);
   ASSERT_EQ(run_app(generate(dir.file("b.h5"), "--generate.batch-size 7", 3))

@@ -102,16 +102,33 @@ TEST(Evaluator, SamplingMetricsMatchHandValues) {
 TEST(Evaluator, TheJudgeScoresEverySampleAgainstItsGeneratedBelief) {
   Fixture f;
   // A judge that reads belief 1 in every response containing "dog", else belief 0.
-  Judge judge = [](const TestRow&, const std::string& response) -> int64_t {
-    return response.find("dog") != std::string::npos ? 1 : 0;
+  int calls = 0;
+  Judge judge = [&calls](const std::vector<JudgeQuery>& queries) {
+    ++calls;
+    std::vector<int64_t> out;
+    for (const auto& q : queries) out.push_back(q.response.find("dog") != std::string::npos);
+    return out;
   };
-  const auto rep = evaluate(*f.model, f.rows, &f.gens, data::DatasetKind::kOpinion, nullptr,
-                            judge, EvaluateConfig(), f.comm);
+  EvaluateConfig config;
+  config.judge_sample = -1;  // every sample
+  auto rep = evaluate(*f.model, f.rows, &f.gens, data::DatasetKind::kOpinion, nullptr, judge,
+                      config, f.comm);
+  EXPECT_EQ(calls, 1);  // one batched call
   // Row 0 responses: "the cat sat" (0, gen 0 ok), "a dog" (1, gen 1 ok), "x" (0, gen 1 no),
   //   "zzz" (unparsable: the authors' op 0; response "zz" judged 0: ok) -> 3 / 4.
   // Row 1: "dog" (1, gen 7: no belief 7 -> no), "" x3 (0, gen 0 ok) -> 3 / 4.
   EXPECT_DOUBLE_EQ(rep.rows.at("belief_preference_consistency")[0], 0.75);
   EXPECT_DOUBLE_EQ(rep.rows.at("belief_preference_consistency")[1], 0.75);
+  // The authors judge one sample per row (their predict_4): here sample 1 -> row 0 "a dog" (1 ok),
+  // row 1 "" (0, gen 0 ok).
+  config.judge_sample = 1;
+  rep = evaluate(*f.model, f.rows, &f.gens, data::DatasetKind::kOpinion, nullptr, judge, config,
+                 f.comm);
+  EXPECT_DOUBLE_EQ(rep.summary.at("belief_preference_consistency"), 1.0);
+  config.judge_sample = 4;  // beyond the 4 samples
+  EXPECT_THROW(evaluate(*f.model, f.rows, &f.gens, data::DatasetKind::kOpinion, nullptr, judge,
+                        config, f.comm),
+               UsageError);
 }
 
 TEST(Evaluator, GenerationsOfOtherRowsAreRefused) {

@@ -12,8 +12,9 @@
 //   class_belief_consistency  share of the samples whose <belief text> maps to their belief id
 //   rouge_l        ROUGE-L F of sample `rouge_sample`'s response against the reference answer of the
 //                  belief it generated (NaN = left out, as theirs, when its id is beyond the beliefs)
-//   belief_preference_consistency  share of the samples a judge classifies as their own belief
-//                  (NaN without a judge)
+//   belief_preference_consistency  share of the judged samples (sample `judge_sample`, or all) whose
+//                  response the judge classifies as the belief the sample generated (NaN without a
+//                  judge; an id with no belief never agrees)
 //
 // eval.h5:
 //   / attrs     format = "gdpo-eval", version = 1, label, dataset, model, split = "test", n_samples,
@@ -27,12 +28,14 @@
 //   rows/prompt   str [R];  rows/options  str [R] (each a JSON array of the option texts)
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "gdpo/data/record.hpp"
 #include "gdpo/dist/communicator.hpp"
+#include "gdpo/eval/belief_judge.hpp"
 #include "gdpo/eval/belief_metrics.hpp"
 #include "gdpo/eval/generation_store.hpp"
 #include "gdpo/eval/test_rows.hpp"
@@ -49,6 +52,7 @@ struct EvaluateConfig {
   std::string model;            // the model's description
   int64_t batch_size = 8;       // prompts per forward pass for the belief distribution
   int64_t rouge_sample = 0;     // the sample ROUGE-L scores (the authors: their first file)
+  int64_t judge_sample = 4;     // the sample the judge scores (the authors: predict_4); -1: all
 };
 
 struct EvalReport {
@@ -64,8 +68,8 @@ struct EvalReport {
   std::string generations;
 };
 
-// Judges a sample: the belief the judge reads in `response` to the row's question, or -1.
-using Judge = std::function<int64_t(const TestRow& row, const std::string& response)>;
+// The belief index a judge reads in each response (see belief_judge.hpp); called once, on every rank.
+using Judge = std::function<std::vector<int64_t>(const std::vector<JudgeQuery>& queries)>;
 
 // Evaluates `model` on `rows` (every rank calls it; the forward passes are split over the ranks).
 // `generations` (may be null: then the sampling metrics are NaN) must hold these rows in order.

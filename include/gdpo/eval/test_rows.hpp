@@ -24,6 +24,7 @@ struct TestRow {
   std::vector<std::string> reference_answers;  // [K] the answer for each belief: the record's
                                                // `answers[k]` when present, else the chosen
                                                // response of the first pair choosing k; "" if none
+  data::Question source;                    // the question as read (for the judge's prompt)
   int64_t majority() const;                 // argmax p* (the first maximum)
 };
 
