@@ -143,6 +143,14 @@ def main():
     datasets, rows = build_table(evals, metrics, subset)
     print(latex(datasets, metrics, rows) if args.format == "latex"
           else markdown(datasets, metrics, rows))
+    if "belief_preference_consistency" in metrics and args.format == "markdown":
+        # The judge's own error, beside the scores it gave (gdpo evaluate --evaluate.judge-data).
+        judged = [(ev["attrs"].get("label"), float(ev["attrs"].get("judge_accuracy", "nan")))
+                  for ev in evals]
+        judged = [(label, acc) for label, acc in judged if math.isfinite(acc)]
+        if judged:
+            print("\nbelief_preference_consistency: judged by a model of held-out accuracy " +
+                  ", ".join(f"{acc:.3f} ({label})" for label, acc in judged))
     if "prob_js" not in metrics:
         print("note: no reference rows (they are prob_js values; add prob_js to --metrics)",
               file=sys.stderr)

@@ -14,6 +14,7 @@ packages=(
   libboost-program-options-dev                # the command line and INI configs
   nlohmann-json3-dev libpcre2-dev             # safetensors headers, JSONL; GPT-2 pre-tokenization
   googletest libgtest-dev                     # the test suite
+  python3-h5py python3-numpy python3-pandas python3-matplotlib  # analysis/ (post-hoc, never training)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,10 @@
 #include "test_inputs.hpp"
 
 #include <filesystem>
-#include <iostream>
+#include <sstream>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/log.hpp"
 #include "gdpo/data/test_split.hpp"
 #include "gdpo/model/model_config.hpp"
 
@@ -25,7 +26,10 @@ TestInputs load_test_inputs(const model::ModelSource& model_source,
                             eval::GenerationConfig* generation) {
   TestInputs in;
   in.tokenizer = tokenizer::load_tokenizer(tokenizer_path);
-  const auto datasets = data::load_test_data(data, &std::cerr);
+  std::ostringstream data_log;
+  const auto datasets = data::load_test_data(data, &data_log);
+  std::istringstream lines(data_log.str());
+  for (std::string line; std::getline(lines, line);) log::info(line);
   in.policy = eval::load_policy(model_source);
   const auto& mc = in.policy.model->config();
   if (in.tokenizer->vocab_size() > mc.vocab_size)
@@ -44,12 +48,13 @@ TestInputs load_test_inputs(const model::ModelSource& model_source,
       throw UsageError(d.source + ": " + data::kind_name(d.kind) + " data among " +
                        data::kind_name(in.kind) + " data (evaluate one kind at a time)");
     auto rows = eval::make_test_rows(d, *in.tokenizer, positions > 0 ? positions - 1 : 0);
+    const std::string stem = std::filesystem::path(d.source).stem().string();
     for (auto& r : rows) {
       r.question += question_offset;
+      r.dataset = stem;
       in.rows.push_back(std::move(r));
     }
     question_offset += static_cast<int64_t>(d.questions.size());
-    const std::string stem = std::filesystem::path(d.source).stem().string();
     if (in.data_name.find(stem) == std::string::npos)
       in.data_name += (in.data_name.empty() ? "" : "+") + stem;
   }

@@ -11,7 +11,10 @@ Question judge_question(const Question& q, const std::string& response, int64_t 
   GDPO_CHECK(belief >= 0 && belief < static_cast<int64_t>(q.options.size()),
              "judge_question: belief " << belief);
   Question j = q;
-  j.prompt = q.prompt + "<R>" + response;
+  j.prompt = q.prompt;
+  for (size_t k = 0; k < q.options.size(); ++k)
+    j.prompt += "<O>" + q.belief_ids[k] + "<" + q.options[k] + ">";
+  j.prompt += "<R>" + response;
   j.probabilities.assign(q.options.size(), 0.0);
   j.probabilities[belief] = 1.0;
   j.line = q.line;

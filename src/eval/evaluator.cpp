@@ -112,6 +112,7 @@ EvalReport evaluate(model::CausalLM& model, const std::vector<TestRow>& rows,
     for (const auto& [name, dist] : reference_distributions(row.pstar))
       reference_js[name].push_back(js(dist, row.pstar));
     rep.prompt.push_back(row.prompt);
+    rep.dataset.push_back(row.dataset);
     rep.options_json.push_back(nlohmann::json(row.options).dump());
     if (!gens) {
       rep.sampled_probs.emplace_back(K, kNaN);
@@ -145,7 +146,9 @@ EvalReport evaluate(model::CausalLM& model, const std::vector<TestRow>& rows,
     rep.sampled_probs.push_back(sampled);
     rep.rows["sampling_js"][r] = js(sampled, row.pstar);
     rep.rows["majority_bias"][r] = majority_bias(sampled, row.pstar);
-    rep.rows["class_belief_consistency"][r] = static_cast<double>(consistent) / n;
+    // Review responses have no belief text (`{rating}{text}`): nothing to be consistent with.
+    if (format == ResponseFormat::kOpinion)
+      rep.rows["class_belief_consistency"][r] = static_cast<double>(consistent) / n;
   }
   if (judge && !queries.empty()) {
     const std::vector<int64_t> judged = judge(queries);
@@ -164,6 +167,18 @@ EvalReport evaluate(model::CausalLM& model, const std::vector<TestRow>& rows,
     rep.summary_majority[name] = nanmean(rep.rows[name], &is_majority);
     rep.summary_minority[name] = nanmean(rep.rows[name], &is_minority);
   }
+  std::map<std::string, std::vector<bool>> in_dataset;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    auto& member = in_dataset[rep.dataset[r]];
+    member.resize(n_rows, false);
+    member[r] = true;
+  }
+  if (in_dataset.size() > 1)
+    for (const auto& [name, member] : in_dataset) {
+      auto& s = rep.summary_by_dataset[name];
+      for (const auto& metric : metric_names()) s[metric] = nanmean(rep.rows[metric], &member);
+      s["rows"] = static_cast<double>(std::count(member.begin(), member.end(), true));
+    }
   rep.summary["rows"] = static_cast<double>(n_rows);
   rep.summary_majority["rows"] =
       static_cast<double>(std::count(is_majority.begin(), is_majority.end(), true));
@@ -204,6 +219,12 @@ void write_eval(const std::string& path, const EvalReport& rep, const EvaluateCo
     for (const auto& [name, v] : rep.rows) f.write_tensor("rows/" + name, torch::tensor(v, torch::kFloat64));
     f.write_strings("rows/prompt", rep.prompt);
     f.write_strings("rows/options", rep.options_json);
+    f.write_strings("rows/dataset", rep.dataset);
+    for (const auto& [name, values] : rep.summary_by_dataset) {
+      const std::string group = "summary_dataset/" + name;
+      f.create_group(group);
+      for (const auto& [metric, value] : values) f.set_attr(group, metric, value);
+    }
     for (const auto& [group, values] :
          {std::pair<const char*, const std::map<std::string, double>*>{"summary", &rep.summary},
           {"summary_majority", &rep.summary_majority},

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -125,16 +126,24 @@ AttentionContext prepare_attention(const torch::Tensor& input_ids,
 std::pair<torch::Tensor, torch::Tensor> cache_keys_values(KVCache* cache, int64_t layer,
                                                           torch::Tensor k, torch::Tensor v) {
   if (!cache) return {std::move(k), std::move(v)};
+  // prepare_attention has already counted this call's tokens in cache->length().
+  const int64_t total = cache->length(), seq = k.size(2), past = total - seq;
   auto& ck = cache->keys[layer];
   auto& cv = cache->values[layer];
-  if (ck.defined()) {
-    ck = torch::cat({ck, k}, 2);
-    cv = torch::cat({cv, v}, 2);
-  } else {
-    ck = k.contiguous();
-    cv = v.contiguous();
+  if (!ck.defined() || ck.size(2) < total) {  // grow: at least double, at least 64 positions
+    const int64_t capacity = std::max<int64_t>({total, 64, ck.defined() ? 2 * ck.size(2) : 0});
+    auto grow = [&](torch::Tensor& buffer, const torch::Tensor& like) {
+      torch::Tensor bigger =
+          torch::empty({like.size(0), like.size(1), capacity, like.size(3)}, like.options());
+      if (past > 0) bigger.narrow(2, 0, past).copy_(buffer.narrow(2, 0, past));
+      buffer = bigger;
+    };
+    grow(ck, k);
+    grow(cv, v);
   }
-  return {ck, cv};
+  ck.narrow(2, past, seq).copy_(k);
+  cv.narrow(2, past, seq).copy_(v);
+  return {ck.narrow(2, 0, total), cv.narrow(2, 0, total)};
 }
 
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

@@ -324,11 +324,11 @@ class RealRuns:
         evals = {}
         for loss, run in runs.items():
             generations = os.path.join(run, "generations.h5")
-            # Greedy: sampling these barely trained byte-level models soon draws byte 0, which
-            # gdpo generate cannot store ("string array 'samples/text' ... contains a NUL byte").
+            # Sampling (the authors' evaluation); these barely trained byte-level models draw
+            # byte 0 and split characters, which the stored text shows as U+FFFD.
             gdpo("generate", "--model.path", run, "--tokenizer.path", "bytes",
                  "--data.test", test, "--generate.n-samples", "4",
-                 "--generate.max-new-tokens", "24", "--generate.greedy",
+                 "--generate.max-new-tokens", "24",
                  "--generate.output", generations, "--dist.threads", "1")
             evals[loss] = os.path.join(run, "eval.h5")
             label = [] if loss == "gdpo" else ["--evaluate.label", loss.upper()]  # gdpo: default
@@ -336,7 +336,7 @@ class RealRuns:
                  "--evaluate.generations", generations, "--evaluate.output", evals[loss],
                  "--dist.threads", "1", *label)
         evals["logits_only"] = os.path.join(runs["sft"], "eval", "logits_only.h5")
-        os.makedirs(os.path.dirname(evals["logits_only"]))  # gdpo evaluate does not make it
+        os.makedirs(os.path.dirname(evals["logits_only"]))  # gdpo evaluate refuses a missing folder
         gdpo("evaluate", "--model.path", runs["sft"], "--data.test", test,
              "--evaluate.output", evals["logits_only"], "--evaluate.label", "SFT logits",
              "--dist.threads", "1")

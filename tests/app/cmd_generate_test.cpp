@@ -171,3 +171,22 @@ TEST_F(Generate, BadInputExitCodes) {
 
 }  // namespace
 }  // namespace gdpo::test
+
+namespace gdpo::test {
+namespace {
+
+TEST(BenchGenerate, RunsTheGeneratorAndPrintsItsFigures) {
+  const auto r = run_app("bench generate --model.config tiny-gpt2 --bench.prompt 8 "
+                         "--bench.new-tokens 16 --bench.batch 4 --dist.threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* line : {"batch 1,  KV cache:", "batch 4, KV cache:", "no cache:",
+                           "KV cache speed-up:"})
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+  // More positions than the model has: a usage error naming the options.
+  const auto bad = run_app("bench generate --model.config tiny-gpt2 --bench.new-tokens 1000");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--bench.new-tokens"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace gdpo::test

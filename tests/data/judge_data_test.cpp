@@ -1,5 +1,6 @@
 // The belief judge's examples: one per distinct (question, belief, response), each response with
-// the belief it was written for, the judge prompt "{question}<R>{response}" and a one-hot p*.
+// the belief it was written for, the judge prompt "{question}<O>{id}<{option}>...<R>{response}" and a
+// one-hot p*.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -21,10 +22,10 @@ TEST(JudgeData, EveryResponseWithItsOwnBeliefOnce) {
   // "I like red" (0) once, "green it is" (2); the empty rejected response is left out and counted.
   ASSERT_EQ(j.pairs.size(), 2u);
   ASSERT_EQ(j.questions.size(), 2u);
-  EXPECT_EQ(render_prompt(j.questions[0]), "<Q>Q?<R>I like red<A>");
+  EXPECT_EQ(render_prompt(j.questions[0]), "<Q>Q?<O>0<red><O>1<blue><O>2<green><R>I like red<A>");
   EXPECT_EQ(j.pairs[0].chosen, 0);
   EXPECT_EQ(j.questions[0].probabilities, (std::vector<double>{1, 0, 0}));
-  EXPECT_EQ(render_prompt(j.questions[1]), "<Q>Q?<R>green it is<A>");
+  EXPECT_EQ(render_prompt(j.questions[1]), "<Q>Q?<O>0<red><O>1<blue><O>2<green><R>green it is<A>");
   EXPECT_EQ(j.pairs[1].chosen, 2);
   EXPECT_EQ(j.pairs[1].rejected, 0);  // the next belief, wrapping
   EXPECT_EQ(j.questions[1].options, d.questions[0].options);

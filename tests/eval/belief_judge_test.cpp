@@ -13,6 +13,8 @@
 namespace gdpo::eval {
 namespace {
 
+const std::string kOptions = "<O>0<red><O>1<blue><O>2<green>";
+
 data::Question question(const std::string& prompt) {
   data::Question q;
   q.prompt = prompt;
@@ -32,9 +34,10 @@ TEST(BeliefJudge, ClassifiesByTheArgmaxAfterTheJudgePrompt) {
   const auto judged = judge.classify(queries, comm);
   ASSERT_EQ(judged.size(), 3u);
   for (size_t i = 0; i < queries.size(); ++i) {
-    // By hand: the prompt "<Q>{question}<R>{response}<A>", then argmax over "0", "1", "2".
+    // By hand: the prompt "<Q>{question}<O>0<red><O>1<blue><O>2<green><R>{response}<A>", then
+    // the argmax over "0", "1", "2".
     TestRow row;
-    row.prompt_ids = tok->encode("<Q>" + queries[i].question->prompt + "<R>" +
+    row.prompt_ids = tok->encode("<Q>" + queries[i].question->prompt + kOptions + "<R>" +
                                  queries[i].response + "<A>");
     row.belief_tokens = {'0', '1', '2'};
     row.pstar = {1, 0, 0};
@@ -68,7 +71,7 @@ TEST(BeliefJudge, LongPromptsKeepTheirEnd) {
   const BeliefJudge judge(model, tok, 1, 255);
   const auto judged = judge.classify({{&a, "blue"}}, comm);
   TestRow row;
-  const auto ids = tok->encode("<Q>" + a.prompt + "<R>blue<A>");
+  const auto ids = tok->encode("<Q>" + a.prompt + kOptions + "<R>blue<A>");
   row.prompt_ids.assign(ids.end() - 255, ids.end());
   row.belief_tokens = {'0', '1', '2'};
   row.pstar = {1, 0, 0};

@@ -92,6 +92,15 @@ TEST(Evaluator, SamplingMetricsMatchHandValues) {
     EXPECT_GE(m.at("prob_js")[r], 0);
     EXPECT_DOUBLE_EQ(m.at("prob_majority_bias")[r], q[0] / 0.75);
   }
+  // One test file: no per-dataset breakdown. Two: one summary each.
+  EXPECT_TRUE(rep.summary_by_dataset.empty());
+  f.rows[0].dataset = "usa";
+  f.rows[1].dataset = "pk";
+  const auto two = evaluate(*f.model, f.rows, &f.gens, data::DatasetKind::kOpinion, nullptr,
+                            Judge(), config, f.comm);
+  EXPECT_DOUBLE_EQ(two.summary_by_dataset.at("usa").at("majority_bias"), 0.5 / 0.75);
+  EXPECT_DOUBLE_EQ(two.summary_by_dataset.at("pk").at("class_belief_consistency"), 0.25);
+  EXPECT_EQ(two.summary_by_dataset.at("pk").at("rows"), 1);
   // Reference rows: uniform (0.5, 0.5) -> 0.18390779; majority (1, 0) -> 0.30919668; reversed =
   // p* sorted descending = p* -> 0.
   EXPECT_NEAR(rep.reference.at("uniform"), 0.1839077909404743, 1e-12);

@@ -11,8 +11,9 @@
 
 namespace gdpo::data {
 
-// The judge's question for `response`: q with prompt "{q.prompt}<R>{response}" (context, options
-// and ids unchanged) and p* one-hot on `belief`.
+// The judge's question for `response`: q with prompt
+// "{q.prompt}<O>{id_0}<{option_0}>...<O>{id_K-1}<{option_K-1}><R>{response}" (context, options and
+// ids unchanged) and p* one-hot on `belief`.
 Question judge_question(const Question& q, const std::string& response, int64_t belief);
 
 // One example per distinct (question, belief, response) of `data`: every pair's chosen response

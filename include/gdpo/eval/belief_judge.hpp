@@ -1,7 +1,7 @@
 // The offline belief judge behind belief-preference consistency: a causal LM trained (gdpo train
 // --loss.type sft) on `gdpo data judge` examples reads which belief a response expresses as the
-// argmax of its belief distribution after the judge prompt "{context}<Q>{question}<R>{response}<A>"
-// (data/judge_data.hpp). Its accuracy on held-out judge examples is reported beside every score it
+// argmax of its belief distribution after the judge prompt
+// "{context}<Q>{question}<O>{id}<{option}>...<R>{response}<A>" (data/judge_data.hpp). Its accuracy on held-out judge examples is reported beside every score it
 // gives, so that the judge's own error is visible.
 #pragma once
 #include <cstdint>

@@ -10,6 +10,7 @@
 //                  out-of-range id counts as belief 0 (eval/belief_metrics: sampled_distribution)
 //   majority_bias  the histogram's mass on argmax p* / max p*
 //   class_belief_consistency  share of the samples whose <belief text> maps to their belief id
+//                  (NaN on review data, whose responses have no belief text)
 //   rouge_l        ROUGE-L F of sample `rouge_sample`'s response against the reference answer of the
 //                  belief it generated (NaN = left out, as theirs, when its id is beyond the beliefs)
 //   belief_preference_consistency  share of the judged samples (sample `judge_sample`, or all) whose
@@ -21,11 +22,13 @@
 //               seed, judge_accuracy (NaN without a judge), generations (the file read, or "")
 //   summary, summary_majority, summary_minority   attrs: one float per metric above, and rows
 //               (_majority / _minority: rows whose reference answer holds p*'s majority belief or not)
+//   summary_dataset/<name>   the same per test file (country, dataset), when there are several
 //   reference   attrs uniform, majority, reversed, noise_0.05, noise_0.1: mean JS distance to p*
 //   rows/question int64 [R], rows/k int64 [R], rows/reference_belief int64 [R]
 //   rows/pstar, rows/model_probs, rows/sampled_probs   float64 [R, Kmax] (0 beyond k)
 //   rows/<metric> float64 [R] for each metric above
 //   rows/prompt   str [R];  rows/options  str [R] (each a JSON array of the option texts)
+//   rows/dataset  str [R]   the test file each row came from (its name without extension)
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -61,7 +64,8 @@ struct EvalReport {
   std::map<std::string, std::vector<double>> rows;            // metric -> [R]
   std::map<std::string, double> summary, summary_majority, summary_minority;  // metric -> mean
   std::map<std::string, double> reference;                    // reference row -> mean JS to p*
-  std::vector<std::string> prompt, options_json;              // [R]
+  std::vector<std::string> prompt, options_json, dataset;     // [R]
+  std::map<std::string, std::map<std::string, double>> summary_by_dataset;  // >1 dataset only
   int64_t n_samples = 0;
   int64_t seed = -1;
   double judge_accuracy = 0.0 / 0.0;

@@ -25,6 +25,7 @@ struct TestRow {
                                                // `answers[k]` when present, else the chosen
                                                // response of the first pair choosing k; "" if none
   data::Question source;                    // the question as read (for the judge's prompt)
+  std::string dataset;                      // the file it came from (its stem), for breakdowns
   int64_t majority() const;                 // argmax p* (the first maximum)
 };
 

@@ -15,10 +15,13 @@
 namespace gdpo::model {
 
 // Keys and values of every layer for the tokens seen so far, grown by each incremental forward.
+// The buffers have room beyond `length()` (capacity doubles when full), so appending a token writes
+// in place instead of copying the whole cache: generating n tokens moves O(n) cached values, not
+// O(n^2).
 struct KVCache {
-  std::vector<torch::Tensor> keys;    // per layer [batch, heads, past, head_dim]
-  std::vector<torch::Tensor> values;  // per layer [batch, heads, past, head_dim]
-  torch::Tensor attention_mask;       // [batch, past] int64, the mask of every cached position
+  std::vector<torch::Tensor> keys;    // per layer [batch, heads, capacity, head_dim]; the first
+  std::vector<torch::Tensor> values;  //   length() positions along dim 2 are filled
+  torch::Tensor attention_mask;       // [batch, length] int64, the mask of every cached position
   int64_t length() const { return attention_mask.defined() ? attention_mask.size(1) : 0; }
 };
 
