@@ -41,25 +41,46 @@ torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingConfig& c
   if (config.greedy) return logits.argmax(-1).to(torch::kInt64);
   GDPO_CHECK(uniforms.dim() == 1 && uniforms.size(0) == logits.size(0),
              "sample_tokens: uniforms must be [B]");
-  const double neg_inf = -std::numeric_limits<double>::infinity();
-  torch::Tensor x = logits.to(torch::kFloat64) / config.temperature;  // [B, V]
-  const int64_t vocab = x.size(1);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  torch::Tensor x = logits.to(torch::kFloat32);  // [B, V]
+  if (config.temperature != 1.0) x = x / config.temperature;
+  const int64_t batch = x.size(0), vocab = x.size(1);
   if (config.top_k > 0 && config.top_k < vocab) {
     const torch::Tensor kth = std::get<0>(x.topk(config.top_k, -1)).narrow(-1, config.top_k - 1, 1);
     x = x.masked_fill(x < kth, neg_inf);
   }
   if (config.top_p < 1.0) {
-    auto [sorted, order] = x.sort(-1, /*descending=*/false);              // ascending
+    auto [sorted, order] = x.to(torch::kFloat64).sort(-1, /*descending=*/false);  // ascending
     torch::Tensor remove = sorted.softmax(-1).cumsum(-1) <= 1.0 - config.top_p;  // [B, V]
-    remove.narrow(-1, vocab - 1, 1).fill_(false);                         // keep the most probable
-    x = x.scatter(-1, order, sorted.masked_fill(remove, neg_inf));
+    remove.narrow(-1, vocab - 1, 1).fill_(false);                                // keep the top one
+    x = x.scatter(-1, order, x.gather(-1, order).masked_fill(remove, neg_inf));
   }
-  const torch::Tensor cdf = x.softmax(-1).cumsum(-1);                     // [B, V]
-  const torch::Tensor target =
-      (uniforms.to(torch::kFloat64) * cdf.select(-1, vocab - 1)).unsqueeze(-1);  // [B, 1]
-  return torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true)
-      .squeeze(-1)
-      .clamp_max(vocab - 1);
+  // Unnormalised probabilities exp(x - max), then one pass per row: the first token whose running
+  // sum (in double) exceeds u times the row's total. Rows never mix, whatever the batch.
+  const torch::Tensor p =
+      (x - std::get<0>(x.max(-1, /*keepdim=*/true))).exp().contiguous();  // [B, V] float32
+  torch::Tensor out = torch::empty({batch}, torch::kInt64);
+  const auto u = uniforms.to(torch::kFloat64).contiguous();
+  const float* pp = p.data_ptr<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* row = pp + b * vocab;
+    double total = 0;
+    for (int64_t v = 0; v < vocab; ++v) total += row[v];
+    const double target = u.data_ptr<double>()[b] * total;
+    double running = 0;
+    int64_t token = -1, last_positive = 0;
+    for (int64_t v = 0; v < vocab; ++v) {
+      if (row[v] <= 0) continue;
+      last_positive = v;
+      running += row[v];
+      if (running > target) {
+        token = v;
+        break;
+      }
+    }
+    out[b] = token >= 0 ? token : last_positive;  // rounding can leave u * total unreached
+  }
+  return out;
 }
 
 }  // namespace gdpo::eval

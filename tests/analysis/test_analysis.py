@@ -376,6 +376,31 @@ class RealFilesTest(unittest.TestCase):
         cls.real = RealRuns.get()
         cls.tmp = scratch_dir(cls)
 
+    def test_js_distances_equal_scipys(self):
+        """Every row's probability and sampling JS distance is scipy's jensenshannon of the stored
+        distributions (natural log), and the reference rows' means are scipy's too."""
+        try:
+            from scipy.spatial.distance import jensenshannon
+        except ImportError:
+            self.skipTest("python3-scipy is not installed")
+        checked = 0
+        for name, path in self.real["evals"].items():
+            with h5py.File(path, "r") as f:
+                rows = f["rows"]
+                for r, k in enumerate(rows["k"][:]):
+                    pstar = rows["pstar"][r, :k]
+                    self.assertAlmostEqual(jensenshannon(rows["model_probs"][r, :k], pstar),
+                                           rows["prob_js"][r], places=10)
+                    sampled = rows["sampled_probs"][r, :k]
+                    if not np.isnan(sampled).any():
+                        self.assertAlmostEqual(jensenshannon(sampled, pstar),
+                                               rows["sampling_js"][r], places=10)
+                        checked += 1
+                uniform = np.mean([jensenshannon(np.full(k, 1.0 / k), rows["pstar"][r, :k])
+                                   for r, k in enumerate(rows["k"][:])])
+                self.assertAlmostEqual(uniform, f["reference"].attrs["uniform"], places=10)
+        self.assertGreater(checked, 0)
+
     def test_layout_and_types(self):
         for name, path in self.real["evals"].items():
             with h5py.File(path, "r") as f:
@@ -397,12 +422,13 @@ class RealFilesTest(unittest.TestCase):
                 self.assertEqual(
                     sorted(rows), sorted(gf.ROW_FLOATS + ["question", "k", "reference_belief",
                                                           "pstar", "model_probs",
-                                                          "sampled_probs", "prompt", "options"]))
+                                                          "sampled_probs", "prompt", "options",
+                                                          "dataset"]))
                 for key in ("question", "k", "reference_belief"):
                     self.assertEqual(rows[key].dtype, np.int64, key)
                 for key in gf.ROW_FLOATS + ["pstar", "model_probs", "sampled_probs"]:
                     self.assertEqual(rows[key].dtype, np.float64, key)
-                for key in ("prompt", "options"):
+                for key in ("prompt", "options", "dataset"):
                     self.assertEqual(h5py.check_string_dtype(rows[key].dtype).encoding, "utf-8")
                 self.assertEqual(rows["pstar"].shape, (len(TEST_QUESTIONS), 4))
                 self.assertEqual(list(rows["k"]), [len(q[1]) for q in TEST_QUESTIONS])

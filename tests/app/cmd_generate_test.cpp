@@ -108,6 +108,30 @@ TEST_F(Generate, TheJudgeScoresBeliefPreferenceConsistencyWithItsAccuracy) {
   EXPECT_NE(r.output.find("--evaluate.judge-sample"), std::string::npos) << r.output;
 }
 
+TEST_F(Generate, ReadsAHuggingFaceFolderARunDirectoryOrACheckpoint) {
+  // A short run whose exported model/ is its best checkpoint's weights.
+  auto r = run_app("train --model.config tiny-gpt2 --tokenizer.path bytes --loss.type sft "
+                   "--data.train " + dir.file("pairs.jsonl") + " --data.split 0.6,0.2,0.2 "
+                   "--data.seed 2 --train.n-epochs 1 --train.batch-size 8 --train.lr 1e-3 "
+                   "--eval.every-examples 16 --dist.threads 1 --log.level warn --train.run-dir " +
+                   dir.file("run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string best = read_file(dir.file("run/best"));
+  best.erase(best.find_last_not_of("\n") + 1);
+  if (!fs::path(best).is_absolute()) best = dir.file("run/checkpoints/" + best);
+  ASSERT_TRUE(fs::exists(best)) << best;
+  const std::string tail = "--tokenizer.path bytes --data.train " + dir.file("pairs.jsonl") +
+                           " --data.split 0.6,0.2,0.2 --data.seed 2 --generate.n-samples 2 "
+                           "--generate.max-new-tokens 8 --dist.threads 1 --generate.output ";
+  for (const auto& [source, out] : std::vector<std::pair<std::string, std::string>>{
+           {dir.file("run/model"), "hf.h5"}, {dir.file("run"), "run.h5"}, {best, "ckpt.h5"}}) {
+    r = run_app("generate --model.path " + source + " " + tail + dir.file(out));
+    ASSERT_EQ(r.exit_code, 0) << source << "\n" << r.output;
+  }
+  expect_same_samples(dir.file("hf.h5"), dir.file("run.h5"));
+  expect_same_samples(dir.file("hf.h5"), dir.file("ckpt.h5"));
+}
+
 TEST_F(Generate, SamplesDoNotDependOnTheBatchSize) {
   ASSERT_EQ(run_app(generate(dir.file("a.h5"), "--generate.batch-size 1")).exit_code, 0);
   ASSERT_EQ(run_app(generate(dir.file("b.h5"), "--generate.batch-size 7", 3))

