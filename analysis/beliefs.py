@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from gdpo_files import InputFileError, find_eval_files, main_guard
+from gdpo_files import InputFileError, save_figure, find_eval_files, main_guard
 
 
 def parse_questions(spec):
@@ -98,13 +98,7 @@ def plot(data, labels, out, title):
     for ax in list(axes.flat)[len(data):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if os.path.dirname(out):
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, title)
 
 
 def main():

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from gdpo_files import InputFileError, main_guard
+from gdpo_files import InputFileError, save_figure, main_guard
 
 JS = "belief.js_distance"
 MARGINS = ("rewards.margin_majority", "rewards.margin_minority")
@@ -86,13 +86,7 @@ def plot(runs, labels, out, title):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if os.path.dirname(out):
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, title)
 
 
 def fmt(values, spec):

@@ -45,6 +45,18 @@ def main_guard(main):
         return 2
 
 
+def save_figure(fig, out, title=None):
+    """Lays out and writes a matplotlib figure to `out` (its folder made if missing), then closes it."""
+    import matplotlib.pyplot as plt
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
 def text(value):
     """An HDF5 string (bytes, str or a numpy scalar of either) as str."""
     if hasattr(value, "item") and not isinstance(value, (bytes, str)):

@@ -2,6 +2,35 @@
 
 namespace gdpo {
 
+size_t decode_utf8(std::string_view text, size_t i, char32_t* cp) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  const unsigned char b = s[i];
+  if (b < 0x80) {
+    *cp = b;
+    return 1;
+  }
+  size_t len;
+  char32_t c, min;
+  if ((b & 0xE0) == 0xC0) {
+    len = 2, c = b & 0x1F, min = 0x80;
+  } else if ((b & 0xF0) == 0xE0) {
+    len = 3, c = b & 0x0F, min = 0x800;
+  } else if ((b & 0xF8) == 0xF0) {
+    len = 4, c = b & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > n) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((s[i + k] & 0xC0) != 0x80) return 0;
+    c = (c << 6) | (s[i + k] & 0x3F);
+  }
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+  *cp = c;
+  return len;
+}
+
 std::string replace_invalid_utf8(std::string_view s) {
   static const char kReplacement[] = "\xEF\xBF\xBD";
   std::string out;

@@ -1,43 +1,14 @@
 #include "python_text.hpp"
 
+#include "gdpo/core/utf8.hpp"
+
 namespace gdpo::eval::detail {
 
 size_t code_point_at(std::string_view s, size_t pos, char32_t* value) {
-  const auto b0 = static_cast<unsigned char>(s[pos]);
-  size_t len = 0;
-  char32_t c = 0;
-  char32_t min = 0;
-  if (b0 < 0x80) {
-    *value = b0;
-    return 1;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    len = 2, c = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, c = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, c = b0 & 0x07, min = 0x10000;
-  } else {
-    *value = 0xFFFD;
-    return 1;
-  }
-  if (pos + len > s.size()) {
-    *value = 0xFFFD;
-    return 1;
-  }
-  for (size_t i = 1; i < len; ++i) {
-    const auto b = static_cast<unsigned char>(s[pos + i]);
-    if ((b & 0xC0) != 0x80) {
-      *value = 0xFFFD;
-      return 1;
-    }
-    c = (c << 6) | (b & 0x3F);
-  }
-  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-    *value = 0xFFFD;
-    return 1;
-  }
-  *value = c;
-  return len;
+  const size_t len = decode_utf8(s, pos, value);
+  if (len > 0) return len;
+  *value = 0xFFFD;  // an invalid or truncated sequence: one non-space unit
+  return 1;
 }
 
 bool is_python_space(char32_t c) {

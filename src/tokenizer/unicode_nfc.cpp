@@ -4,6 +4,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gdpo/core/utf8.hpp"
+
 namespace gdpo::tokenizer {
 
 namespace {
@@ -15,33 +17,12 @@ constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0
 constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
                    kSCount = kLCount * kNCount;
 
-// Decodes one code point at text[i] (strict UTF-8: no overlongs, surrogates or values past
-// U+10FFFF); returns its length, or 0 when the byte at i does not start a valid sequence.
+// Decodes one code point at text[i] (core/utf8.hpp); returns its length, or 0 when the byte at i
+// does not start a valid sequence.
 size_t decode_utf8(std::string_view text, size_t i, uint32_t& cp) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  unsigned char b = s[i];
-  if (b < 0x80) {
-    cp = b;
-    return 1;
-  }
-  size_t len;
-  uint32_t min;
-  if ((b & 0xE0) == 0xC0) {
-    len = 2, cp = b & 0x1F, min = 0x80;
-  } else if ((b & 0xF0) == 0xE0) {
-    len = 3, cp = b & 0x0F, min = 0x800;
-  } else if ((b & 0xF8) == 0xF0) {
-    len = 4, cp = b & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > n) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((s[i + k] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i + k] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  char32_t c = 0;
+  const size_t len = gdpo::decode_utf8(text, i, &c);
+  cp = static_cast<uint32_t>(c);
   return len;
 }
 
