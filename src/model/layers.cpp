@@ -1,6 +1,7 @@
 #include "gdpo/model/layers.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "gdpo/core/error.hpp"
 
@@ -146,9 +148,63 @@ std::pair<torch::Tensor, torch::Tensor> cache_keys_values(KVCache* cache, int64_
   return {ck.narrow(2, 0, total), cv.narrow(2, 0, total)};
 }
 
+namespace {
+
+// One query per sequence (a generation step with a KV cache), float32 on the CPU: for each
+// (batch, head), one pass over the cached keys for the scores, a softmax, one pass over the values.
+// K and V are read once, at memory speed, instead of as hundreds of tiny GEMMs. Same maths as the
+// general path below (float32 softmax); the sums run in another order.
+torch::Tensor attend_one_query(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& bias) {
+  const int64_t batch = q.size(0), heads = q.size(1), dim = q.size(3), keys = k.size(2);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
+  const torch::Tensor qc = q.contiguous(), bc = bias.contiguous();  // [B, H, 1, D], [B, 1, 1, L]
+  torch::Tensor out = torch::empty({batch, 1, heads * dim}, q.options());
+  const float* qp = qc.data_ptr<float>();
+  const float* bp = bc.data_ptr<float>();
+  const float* kp = k.data_ptr<float>();
+  const float* vp = v.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  const int64_t kb = k.stride(0), kh = k.stride(1), vb = v.stride(0), vh = v.stride(1);
+  at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> w(static_cast<size_t>(keys));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / heads, h = i % heads;
+      const float* qi = qp + i * dim;
+      const float* ki = kp + b * kb + h * kh;
+      float top = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < keys; ++j) {
+        const float* kj = ki + j * dim;
+        float dot = 0;
+        for (int64_t d = 0; d < dim; ++d) dot += qi[d] * kj[d];
+        w[j] = dot * scale + bp[b * keys + j];
+        top = std::max(top, w[j]);
+      }
+      float total = 0;
+      for (int64_t j = 0; j < keys; ++j) total += (w[j] = std::exp(w[j] - top));
+      float* oi = op + b * heads * dim + h * dim;
+      std::fill(oi, oi + dim, 0.0f);
+      const float* vi = vp + b * vb + h * vh;
+      for (int64_t j = 0; j < keys; ++j) {
+        const float p = w[j] / total;
+        const float* vj = vi + j * dim;
+        for (int64_t d = 0; d < dim; ++d) oi[d] += p * vj[d];
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& bias) {
   const int64_t batch = q.size(0), heads = q.size(1), seq = q.size(2), dim = q.size(3);
+  if (seq == 1 && !torch::GradMode::is_enabled() && q.device().is_cpu() &&
+      q.scalar_type() == torch::kFloat && k.scalar_type() == torch::kFloat &&
+      v.scalar_type() == torch::kFloat && bias.scalar_type() == torch::kFloat &&
+      k.stride(3) == 1 && k.stride(2) == dim && v.stride(3) == 1 && v.stride(2) == dim)
+    return attend_one_query(q, k, v, bias);
   const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1));  // [B, heads, seq, keys]
   if (scores.scalar_type() != torch::kFloat) scores = scores.to(torch::kFloat);

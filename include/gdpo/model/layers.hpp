@@ -68,7 +68,8 @@ AttentionContext prepare_attention(const torch::Tensor& input_ids,
 std::pair<torch::Tensor, torch::Tensor> cache_keys_values(KVCache* cache, int64_t layer,
                                                           torch::Tensor k, torch::Tensor v);
 
-// softmax(q k^T / sqrt(head_dim) + bias) v, softmax in float32, heads merged:
+// softmax(q k^T / sqrt(head_dim) + bias) v, softmax in float32, heads merged (one query per
+// sequence on the CPU without autograd, a generation step, runs as one fused pass over K and V):
 // q [batch, heads, seq, head_dim], k/v [batch, heads, keys, head_dim] -> [batch, seq, heads*head_dim].
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& bias);
