@@ -42,7 +42,24 @@ Dense::Dense(int64_t in, int64_t out, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", torch::zeros({out}));
 }
 
-torch::Tensor Dense::forward(const torch::Tensor& x) const { return torch::linear(x, weight, bias); }
+namespace {
+// One input row without autograd (a generation step at batch 1): a matrix-vector product streams
+// the weight at memory speed, where BLAS's one-row GEMM reaches about a third of it.
+bool one_row(const torch::Tensor& x, int64_t in) {
+  return x.numel() == in && !torch::GradMode::is_enabled() && x.device().is_cpu();
+}
+}  // namespace
+
+torch::Tensor Dense::forward(const torch::Tensor& x) const {
+  if (one_row(x, weight.size(1))) {
+    auto y = torch::mv(weight, x.reshape({-1}));
+    if (bias.defined()) y += bias;
+    auto shape = x.sizes().vec();
+    shape.back() = weight.size(0);
+    return y.view(shape);
+  }
+  return torch::linear(x, weight, bias);
+}
 
 Conv1D::Conv1D(int64_t in, int64_t out) {
   weight = register_parameter("weight", torch::zeros({in, out}));
@@ -52,6 +69,8 @@ Conv1D::Conv1D(int64_t in, int64_t out) {
 torch::Tensor Conv1D::forward(const torch::Tensor& x) const {
   auto out_shape = x.sizes().vec();
   out_shape.back() = weight.size(1);
+  if (one_row(x, weight.size(0)))
+    return torch::addmv(bias, weight.t(), x.reshape({-1})).view(out_shape);
   return torch::addmm(bias, x.reshape({-1, weight.size(0)}), weight).view(out_shape);
 }
 
