@@ -8,6 +8,7 @@
 #include "gdpo/core/error.hpp"
 #include "gdpo/dist/communicator.hpp"
 #include "gdpo/tokenizer/tokenizer.hpp"
+#include "gdpo/train/stop_signal.hpp"
 #include "gdpo/train/trainer.hpp"
 
 namespace gdpo::app {
@@ -29,6 +30,8 @@ int cmd_train(const Args& args) {
   CommonOptions common;
   common.bind(set);
   if (!set.parse(args)) return kExitOk;
+  // First: from here on SIGTERM/SIGUSR1 (a preemption during the long set-up) only set a flag.
+  train::StopSignalGuard signals;
 
   std::shared_ptr<dist::Communicator> comm = dist::make_communicator(common.backend);
   common.apply(comm->local_size());

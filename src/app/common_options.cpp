@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <dlfcn.h>
 #include <malloc.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -36,13 +38,28 @@ void CommonOptions::apply(int local_size) const {
   s.all_ranks = log_all_ranks;
   log::configure(s);
   int n = threads;
-  if (n == 0) {
-    // OMP_NUM_THREADS, when set, is the user's choice (LibTorch already honours it).
-    if (std::getenv("OMP_NUM_THREADS")) return;
+  if (n == 0 && std::getenv("OMP_NUM_THREADS")) {
+    n = torch::get_num_threads();  // the user's choice; LibTorch already honours it
+  } else if (n == 0) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     n = std::max(1, cores / std::max(1, local_size));
   }
   torch::set_num_threads(n);
+  // OpenBLAS (LibTorch's BLAS on Debian) keeps a pool of its own, sized from the CPU affinity mask
+  // unless told; looked up at run time, as the BLAS behind libblas.so.3 is the system's choice.
+  using SetThreads = void (*)(int);
+  using GetThreads = int (*)();
+  auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  auto get_blas = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (set_blas) set_blas(n);
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  const int bound = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : -1;
+  log::info("threads per rank: ", n, " (LibTorch ", torch::get_num_threads(), ", OpenBLAS ",
+            get_blas ? std::to_string(get_blas()) : std::string("not loaded"), "); ", local_size,
+            " rank(s) on a node of ", std::thread::hardware_concurrency(),
+            " CPUs; rank 0's affinity: ", bound, " CPU(s)",
+            n > bound && bound > 0 ? " (fewer than its threads: oversubscribed)" : "");
 }
 
 }  // namespace gdpo::app

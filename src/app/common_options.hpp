@@ -14,8 +14,11 @@ struct CommonOptions {
   int threads = 0;                 // CPU threads per rank (0: cores / ranks on this node)
 
   void bind(OptionSet& set);
-  // Applies the log settings and sets LibTorch's thread count for a rank sharing the node with
-  // `local_size` ranks.
+  // Applies the log settings and sets every CPU thread pool (LibTorch's OpenMP pool and OpenBLAS's
+  // own) to one count for a rank sharing the node with `local_size` ranks: --dist.threads, else
+  // OMP_NUM_THREADS, else the node's cores / local_size. The count never depends on the launcher's
+  // CPU binding (OpenBLAS would size its pool from the affinity mask), so bound mpiexec, unbound
+  // mpiexec and srun compute the same sums in the same order. Logs the layout (rank 0).
   void apply(int local_size) const;
 };
 

@@ -6,13 +6,13 @@
 #include <chrono>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/fault_injection.hpp"
 #include "gdpo/core/hash.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/core/progress.hpp"
 #include "gdpo/core/utf8.hpp"
 #include "gdpo/eval/generation_parse.hpp"
 #include "gdpo/eval/generation_store.hpp"
-#include "gdpo/train/fault_injection.hpp"
 
 namespace gdpo::eval {
 
@@ -134,7 +134,7 @@ GenerateResult run_generation(model::CausalLM& model, const tokenizer::Tokenizer
     }
     store.write_chunk(c, samples);
     ++done;
-    train::fault::on_generation_chunk();
+    fault::on_generation_chunk();
   }
   progress.finish();
   comm.barrier();

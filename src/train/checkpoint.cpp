@@ -11,11 +11,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/fault_injection.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/core/version.hpp"
 #include "gdpo/io/atomic_file.hpp"
 #include "gdpo/io/hdf5_file.hpp"
-#include "gdpo/train/fault_injection.hpp"
 
 namespace gdpo::train {
 
@@ -36,10 +36,12 @@ void write_state(io::H5File& f, const CheckpointContent& c) {
   f.set_attr("/", "position", s.cursor.position);
   f.set_attr("/", "dataset_size", s.dataset_size);
   f.set_attr("/", "world_size", s.world_size);
+  f.set_attr("/", "threads", s.threads);
   f.set_attr("/", "best_metric", s.best_metric);
   f.set_attr("/", "best_step", s.best_step);
   f.set_attr("/", "evals_without_improvement", s.evals_without_improvement);
   f.set_attr("/", "evaluations", s.evaluations);
+  f.set_attr("/", "last_eval_step", s.last_eval_step);
   f.set_attr("/", "stopped_early", static_cast<int64_t>(s.stopped_early));
   f.set_attr("/", "reference_fingerprint", c.reference_fingerprint);
   f.write_string("config_ini", c.config_ini);
@@ -66,6 +68,10 @@ CheckpointContent read_state(const io::H5File& f) {
   s.best_step = f.int_attr("/", "best_step");
   s.evals_without_improvement = f.int_attr("/", "evals_without_improvement");
   s.evaluations = f.int_attr("/", "evaluations");
+  if (v >= 2) {
+    s.last_eval_step = f.int_attr("/", "last_eval_step");
+    s.threads = f.int_attr("/", "threads");
+  }
   s.stopped_early = f.int_attr("/", "stopped_early") != 0;
   c.reference_fingerprint = f.string_attr("/", "reference_fingerprint");
   c.config_ini = f.read_string("config_ini");
@@ -169,19 +175,6 @@ std::vector<std::string> CheckpointDirectory::list() const {
     return a.size() != b.size() ? a.size() < b.size() : a < b;
   });
   return out;
-}
-
-void CheckpointDirectory::remove_stale_temporaries() const {
-  if (!fs::is_directory(dir_)) return;
-  for (const auto& e : fs::directory_iterator(dir_)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(".step-", 0) == 0 && name.find(".tmp.") != std::string::npos) {
-      log::warn("removing the partial checkpoint '", e.path().string(),
-                "' left by an interrupted write");
-      std::error_code ec;
-      fs::remove(e.path(), ec);
-    }
-  }
 }
 
 std::optional<std::string> CheckpointDirectory::read_pointer(const std::string& name) const {

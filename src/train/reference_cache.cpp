@@ -3,10 +3,12 @@
 #include <filesystem>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/fault_injection.hpp"
 #include "gdpo/core/hash.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/data/sampler.hpp"
 #include "gdpo/io/hdf5_file.hpp"
+#include "gdpo/train/stop_signal.hpp"
 
 namespace gdpo::train {
 
@@ -64,18 +66,24 @@ ReferenceTable compute_reference_table(model::CausalLM& reference,
   std::vector<int64_t> mine;
   for (int64_t i = comm.rank(); i < n; i += world) mine.push_back(i);
   const auto device = reference.output_weight().device();
-  for (size_t begin = 0; begin < mine.size(); begin += static_cast<size_t>(batch_pairs)) {
+  const int64_t batches = (per_rank + batch_pairs - 1) / batch_pairs;  // the same on every rank
+  for (int64_t k = 0; k < batches; ++k) {
+    const size_t begin = static_cast<size_t>(k * batch_pairs);
     const size_t end = std::min(mine.size(), begin + static_cast<size_t>(batch_pairs));
-    std::vector<int64_t> idx(mine.begin() + begin, mine.begin() + end);
-    auto batch = data::make_batch(pairs, idx).to(device);
-    auto hidden = reference.hidden_states(batch.input_ids, batch.attention_mask);
-    auto sums = loss::reference_logprobs(hidden, reference.output_weight(), batch, chunk_rows);
-    const int64_t b = static_cast<int64_t>(idx.size());
-    auto cols = torch::stack({sums.after_belief.narrow(0, 0, b), sums.response.narrow(0, 0, b),
-                              sums.after_belief.narrow(0, b, b), sums.response.narrow(0, b, b)},
-                             1)
-                    .to(torch::kCPU, torch::kFloat64);
-    local.narrow(0, static_cast<int64_t>(begin), b).copy_(cols);
+    if (begin < end) {
+      std::vector<int64_t> idx(mine.begin() + begin, mine.begin() + end);
+      auto batch = data::make_batch(pairs, idx).to(device);
+      auto hidden = reference.hidden_states(batch.input_ids, batch.attention_mask);
+      auto sums = loss::reference_logprobs(hidden, reference.output_weight(), batch, chunk_rows);
+      const int64_t b = static_cast<int64_t>(idx.size());
+      auto cols = torch::stack({sums.after_belief.narrow(0, 0, b), sums.response.narrow(0, 0, b),
+                                sums.after_belief.narrow(0, b, b), sums.response.narrow(0, b, b)},
+                               1)
+                      .to(torch::kCPU, torch::kFloat64);
+      local.narrow(0, static_cast<int64_t>(begin), b).copy_(cols);
+    }
+    fault::on_reference_batch();
+    if (stop_agreed(comm)) throw StopRequested("the reference log-prob pass");
   }
   auto gathered = comm.all_gather(local);  // [world, per_rank, kColumns]
   // Pair i lives at gathered[i % world][i / world].

@@ -91,9 +91,11 @@ void describe_checkpoint(const std::string& path, std::ostream& out) {
       << ", position " << s.cursor.position << " of " << s.dataset_size << ")\n"
       << "best:          " << number(s.best_metric) << " at step " << s.best_step << " ("
       << s.evaluations << " evaluations, " << s.evals_without_improvement
-      << " without improvement)\n"
+      << " without improvement; last at step " << s.last_eval_step << ")\n"
       << "objective:     " << ini_value(c.config_ini, "loss", "type") << "\n"
-      << "written by:    " << s.world_size << " rank(s)\n";
+      << "written by:    " << s.world_size << " rank(s) x "
+      << (s.threads > 0 ? std::to_string(s.threads) : std::string("?")) << " thread(s)"
+      << " (a bitwise resume needs the same)\n";
   auto f = io::H5File::open_read(path);
   int64_t params = 0, tensors = 0;
   // Count the policy's tensors and elements (names may be nested groups).

@@ -13,8 +13,8 @@ extern "C" void on_stop_signal(int signo) { g_signal = signo; }
 }  // namespace
 
 StopSignalGuard::StopSignalGuard() {
-  g_signal = 0;
   if (g_installed++ > 0) return;
+  g_signal = 0;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
@@ -32,5 +32,9 @@ StopSignalGuard::~StopSignalGuard() {
 bool stop_requested() { return g_signal != 0; }
 int stop_signal_number() { return static_cast<int>(g_signal); }
 void request_stop_for_testing(int signal_number) { g_signal = signal_number; }
+
+bool stop_agreed(dist::Communicator& comm) {
+  return comm.all_reduce(static_cast<int64_t>(stop_requested()), dist::ReduceOp::Max) != 0;
+}
 
 }  // namespace gdpo::train

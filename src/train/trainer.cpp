@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/fault_injection.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/core/progress.hpp"
 #include "gdpo/data/random.hpp"
@@ -19,9 +20,9 @@
 #include "gdpo/io/metric_log.hpp"
 #include "gdpo/loss/objective.hpp"
 #include "gdpo/model/model_factory.hpp"
-#include "gdpo/train/fault_injection.hpp"
 #include "gdpo/train/metric_accumulator.hpp"
 #include "gdpo/train/reference_cache.hpp"
+#include "gdpo/train/run_directory.hpp"
 #include "gdpo/train/stop_signal.hpp"
 #include "gdpo/train/train_step.hpp"
 
@@ -99,11 +100,11 @@ struct Trainer::Impl {
   ReferenceTable train_ref, eval_ref;
   model::CausalLMPtr online_ref;
   std::string reference_fp;
-  std::unique_ptr<io::MetricLog> metrics;
+  std::unique_ptr<io::MetricLog> metrics;  // rank 0
+  RunDirectory run_dir;
   CheckpointDirectory checkpoints;
   TrainerState state;
   int64_t last_saved_step = -1;
-  int64_t last_eval_step = -1;
   // The eval subset (setup): its size over all ranks, this rank's pairs, and each eval question's
   // slot among the subset's questions (-1: not in the subset) for the per-question averages.
   int64_t eval_pairs = 0;
@@ -115,6 +116,7 @@ struct Trainer::Impl {
       : in(std::move(inputs)),
         comm(*in.comm),
         device(in.policy->output_weight().device()),
+        run_dir(in.train.run_dir),
         checkpoints(in.train.run_dir) {}
 
   bool needs_reference() const {
@@ -122,11 +124,14 @@ struct Trainer::Impl {
   }
 
   void setup();
+  void open_run();
   void prepare_reference();
   void resume_if_asked();
+  int run();
   std::map<std::string, double> train_step();
   std::map<std::string, double> evaluate();
-  void after_evaluation(const std::map<std::string, double>& m);
+  bool after_evaluation(const std::map<std::string, double>& m);
+  void evaluate_and_save(bool save_due);
   void save(bool is_best);
   void finish();
   loss::ReferenceLogprobs reference_for(const data::PairBatch& batch, bool eval);
@@ -162,12 +167,18 @@ void Trainer::Impl::setup() {
     }
   }
 
+}
+
+void Trainer::Impl::open_run() {
+  // Rank 0 takes the run first: metrics.h5's lock makes a second process on the same run fail
+  // here, before the clean-up could remove the temporaries it is writing.
   if (comm.is_root()) {
-    fs::create_directories(t.run_dir);
-    io::write_file_atomic((fs::path(t.run_dir) / "config.ini").string(), in.config_ini);
+    fs::create_directories(run_dir.root());
+    metrics = std::make_unique<io::MetricLog>(run_dir.metrics());
+    for (const auto& path : run_dir.remove_stale_temporaries())
+      log::warn("removed '", path, "', left by an interrupted write");
   }
   comm.barrier();
-  checkpoints.remove_stale_temporaries();
 }
 
 void Trainer::Impl::resume_if_asked() {
@@ -193,8 +204,19 @@ void Trainer::Impl::resume_if_asked() {
   if (content.config_ini != in.config_ini)
     log::warn("the configuration differs from the one checkpoint '", *path,
               "' was written with; continuing with the new one");
+  // Bit-for-bit continuation needs the same ranks and threads (they fix every summation order);
+  // otherwise the run continues correctly (the data cursor is global: each example once per epoch).
+  const int64_t threads = torch::get_num_threads();
+  if (content.state.world_size != comm.world_size() ||
+      (content.state.threads > 0 && content.state.threads != threads))
+    log::warn("checkpoint '", *path, "' was written by ", content.state.world_size, " rank(s) x ",
+              content.state.threads > 0 ? std::to_string(content.state.threads) : "?",
+              " thread(s); this run has ", comm.world_size(), " x ", threads,
+              ": training continues with the same data order, but not bit for bit as an "
+              "uninterrupted run (float sums in another order)");
   state = content.state;
   state.world_size = comm.world_size();
+  state.threads = threads;
   reference_fp = content.reference_fingerprint;
   loader->sampler().restore(state.cursor);
   last_saved_step = state.step;
@@ -220,12 +242,11 @@ void Trainer::Impl::prepare_reference() {
   auto key = [&](const data::TokenizedPairs& d) {
     return weights + "-" + pairs_fingerprint(d) + "-" + precision_name(t.reference_dtype);
   };
-  const fs::path dir = t.run_dir;
-  train_ref = load_or_compute_reference((dir / "reference_train.h5").string(), key(*in.train_data),
-                                        *ref, *in.train_data, comm, batch, in.loss.logprob_chunk);
+  train_ref = load_or_compute_reference(run_dir.reference("train"), key(*in.train_data), *ref,
+                                        *in.train_data, comm, batch, in.loss.logprob_chunk);
   if (in.eval_data && in.eval_data->pairs() > 0)
-    eval_ref = load_or_compute_reference((dir / "reference_eval.h5").string(), key(*in.eval_data),
-                                         *ref, *in.eval_data, comm, batch, in.loss.logprob_chunk);
+    eval_ref = load_or_compute_reference(run_dir.reference("eval"), key(*in.eval_data), *ref,
+                                         *in.eval_data, comm, batch, in.loss.logprob_chunk);
 }
 
 loss::ReferenceLogprobs Trainer::Impl::reference_for(const data::PairBatch& batch, bool eval) {
@@ -316,10 +337,10 @@ std::map<std::string, double> Trainer::Impl::evaluate() {
   return m;
 }
 
-void Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {
+bool Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {
   const auto& e = in.eval;
   state.evaluations += 1;
-  last_eval_step = state.step;
+  state.last_eval_step = state.step;
   if (comm.is_root()) metrics->append("eval", state.step, m);
   auto it = m.find(e.metric);
   if (it == m.end()) {
@@ -346,12 +367,19 @@ void Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {
     log::info("early stopping: ", e.metric, " has not improved for ", e.patience,
               " evaluations (best ", state.best_metric, " at step ", state.best_step, ")");
   }
-  if (in.train.save_every_examples == 0 || better) save(better);
+  return better;
+}
+
+void Trainer::Impl::evaluate_and_save(bool save_due) {
+  const bool best = after_evaluation(evaluate());
+  // The best evaluation always has its checkpoint; --train.save-every-examples 0 saves at each.
+  if (best || save_due || in.train.save_every_examples == 0) save(best);
 }
 
 void Trainer::Impl::save(bool is_best) {
   if (state.step == last_saved_step && !is_best) return;
   CheckpointContent c;
+  state.threads = torch::get_num_threads();
   c.state = state;
   c.config_ini = in.config_ini;
   c.model_config_json = model::hf_config_json(in.policy->config());
@@ -374,8 +402,11 @@ void Trainer::Impl::finish() {
   std::map<std::string, double> final_metrics;
   if (in.eval_data && in.eval_data->pairs() > 0) final_metrics = evaluate();
   if (comm.is_root()) {
-    const auto out = (fs::path(in.train.run_dir) / "model").string();
-    model::save_hf_model(*in.policy, out, in.tokenizer_source);
+    // The folder is swapped in whole, then the summary written: its step marks the run complete.
+    const auto out = run_dir.model();
+    io::AtomicDirectory folder(out);
+    model::save_hf_model(*in.policy, folder.temp_path(), in.tokenizer_source);
+    folder.commit();
     nlohmann::json eval = nlohmann::json::object();
     for (const auto& [k, v] : final_metrics) eval[k] = std::isfinite(v) ? nlohmann::json(v) : nullptr;
     const nlohmann::json summary = {{"step", state.step},
@@ -385,8 +416,7 @@ void Trainer::Impl::finish() {
                                     {"stopped_early", state.stopped_early},
                                     {"loss_type", loss::loss_type_name(in.loss.type)},
                                     {"eval", eval}};
-    io::write_file_atomic((fs::path(in.train.run_dir) / "summary.json").string(),
-                          summary.dump(2) + "\n");
+    io::write_file_atomic(run_dir.summary(), summary.dump(2) + "\n");
     log::info("model written to ", out, final_metrics.empty() ? "" : "; final eval:",
               format_metrics(final_metrics, {"loss", "belief.js_distance", "rewards.accuracy"}));
   }
@@ -404,59 +434,74 @@ const TrainerState& Trainer::state() const { return impl_->state; }
 std::map<std::string, double> Trainer::evaluate() { return impl_->evaluate(); }
 
 int Trainer::run() {
-  auto& s = *impl_;
-  const auto& t = s.in.train;
-  const bool has_eval = s.in.eval_data && s.in.eval_data->pairs() > 0;
-  s.resume_if_asked();
-  s.prepare_reference();
-  if (s.comm.is_root()) {
-    s.metrics = std::make_unique<io::MetricLog>((fs::path(t.run_dir) / "metrics.h5").string());
-    s.metrics->truncate_after(s.state.step);  // rows written after the checkpoint we resumed from
-  }
+  // Nested under the command's guard (installed before any work), or the first one here.
   StopSignalGuard signals;
-  log::info("training ", loss::loss_type_name(s.in.loss.type), ": ",
-            s.in.train_data->pairs(), " pairs, ", s.total_steps, " steps of ", t.batch_size,
-            " pairs (", s.comm.world_size(), " rank(s) x ", t.grad_accum, " x ", s.micro, ")");
+  try {
+    return impl_->run();
+  } catch (const StopRequested& stopped) {
+    log::info(stopped.what(), "; no step was taken since the last checkpoint, so nothing to save: ",
+              "resubmit (--train.resume auto) to continue");
+    return kExitPreempted;
+  }
+}
 
-  if (has_eval && s.in.eval.first_eval && s.state.step == 0 && s.state.evaluations == 0)
-    s.after_evaluation(s.evaluate());
+int Trainer::Impl::run() {
+  const auto& t = in.train;
+  const bool has_eval = in.eval_data && in.eval_data->pairs() > 0;
+  open_run();
+  resume_if_asked();
+  const bool trained = state.step >= total_steps || state.stopped_early;
+  if (trained && run_dir.is_complete(state.step)) {
+    log::info("the run in ", run_dir.root(), " is complete (step ", state.step,
+              ", summary.json and model/ written); nothing to do");
+    return kExitOk;
+  }
+  if (comm.is_root()) io::write_file_atomic(run_dir.config_ini(), in.config_ini);
+  if (stop_agreed(comm)) throw StopRequested("set-up");
+  prepare_reference();
+  // Rows after the resumed checkpoint (all rows when none was resumed) belong to lost steps.
+  if (comm.is_root()) metrics->truncate_after(last_saved_step);
+  log::info("training ", loss::loss_type_name(in.loss.type), ": ", in.train_data->pairs(),
+            " pairs, ", total_steps, " steps of ", t.batch_size, " pairs (", comm.world_size(),
+            " rank(s) x ", t.grad_accum, " x ", micro, ")");
+
+  if (has_eval && in.eval.first_eval && state.step == 0 && state.evaluations == 0)
+    evaluate_and_save(false);
 
   ProgressOptions popt;
   popt.label = "train";
   popt.unit = "step";
-  popt.initial = s.state.step;
+  popt.initial = state.step;
   popt.interval_s = t.progress_seconds;
-  Progress progress(s.total_steps, popt);
-  while (s.state.step < s.total_steps && !s.state.stopped_early) {
-    const int64_t before = s.state.examples;
-    auto m = s.train_step();
-    if (s.comm.is_root()) s.metrics->append("train", s.state.step, m);
-    progress.update(s.state.step, {{"loss", m["loss"]}, {"grad_norm", m["grad_norm"]}});
-    fault::on_step_end(s.state.step);
+  Progress progress(total_steps, popt);
+  while (state.step < total_steps && !state.stopped_early) {
+    const int64_t before = state.examples;
+    auto m = train_step();
+    if (comm.is_root()) metrics->append("train", state.step, m);
+    progress.update(state.step, {{"loss", m["loss"]}, {"grad_norm", m["grad_norm"]}});
+    fault::on_step_end(state.step);
 
-    bool evaluated = false;
-    if (has_eval && crossed(before, s.state.examples, s.in.eval.every_examples)) {
-      s.after_evaluation(s.evaluate());
-      evaluated = true;
-    }
-    if (crossed(before, s.state.examples, t.save_every_examples) && !evaluated) s.save(false);
+    const bool save_due = crossed(before, state.examples, t.save_every_examples);
+    if (has_eval && crossed(before, state.examples, in.eval.every_examples))
+      evaluate_and_save(save_due);
+    else if (save_due)
+      save(false);
 
     // Every rank stops together: the signal may have reached only some of them.
-    const bool stop = s.comm.all_reduce(static_cast<int64_t>(stop_requested()),
-                                        dist::ReduceOp::Max) != 0;
-    if (stop) {
-      s.save(false);
+    if (stop_agreed(comm)) {
+      save(false);
       progress.finish();
-      log::info("stopped by signal after step ", s.state.step,
+      log::info("stopped by signal after step ", state.step,
                 "; checkpoint written, resume with --train.resume auto");
       return kExitPreempted;
     }
   }
   progress.finish();
-  // The last step is always evaluated, so that the best checkpoint is chosen among all of them.
-  if (has_eval && s.last_eval_step != s.state.step) s.after_evaluation(s.evaluate());
-  s.save(false);
-  s.finish();
+  // The last step is always evaluated, so that the best checkpoint is chosen among all of them
+  // (a resumed run whose checkpoint already holds that evaluation does not repeat it).
+  if (has_eval && state.last_eval_step != state.step) evaluate_and_save(false);
+  save(false);
+  finish();
   return kExitOk;
 }
 

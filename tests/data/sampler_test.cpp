@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -70,6 +72,43 @@ TEST(Sampler, CursorRestoreGivesTheIdenticalContinuation) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(b.next(), expected[i]);
   EXPECT_THROW(SamplerCursor::deserialize(saved, 14), InputError);
   EXPECT_THROW(SamplerCursor::deserialize({9, 0, 0, 13}, 13), InputError);
+}
+
+// A run checkpointed on 2 ranks and resumed on 1 or 4 (or the other way round): the cursor counts
+// global examples, so the epoch goes on where it stopped and every example of it is seen once.
+TEST(Sampler, AWorldSizeChangeAtACursorStillSeesEachExampleOncePerEpoch) {
+  const int64_t n = 24, batch = 4;  // 6 global batches per epoch
+  for (auto [before, after] : {std::pair{2, 1}, std::pair{1, 2}, std::pair{2, 4}, std::pair{4, 2}}) {
+    std::vector<int64_t> seen;
+    SamplerCursor cursor;
+    {
+      std::vector<PairSampler> ranks;
+      for (int r = 0; r < before; ++r) ranks.emplace_back(n, batch, r, before, 11);
+      for (int step = 0; step < 8; ++step)  // one epoch and 2 batches of the next
+        for (auto& s : ranks) {
+          auto got = s.next();
+          if (step >= 6) seen.insert(seen.end(), got.begin(), got.end());
+        }
+      cursor = ranks[0].cursor();
+    }
+    EXPECT_EQ(cursor.epoch, 1);
+    EXPECT_EQ(cursor.position, 8);
+    std::vector<PairSampler> ranks;
+    for (int r = 0; r < after; ++r) {
+      ranks.emplace_back(n, batch, r, after, 11);
+      ranks.back().restore(cursor);
+    }
+    for (int step = 0; step < 4; ++step)  // the rest of epoch 1
+      for (auto& s : ranks) {
+        auto got = s.next();
+        seen.insert(seen.end(), got.begin(), got.end());
+      }
+    std::sort(seen.begin(), seen.end());
+    std::vector<int64_t> all(n);
+    std::iota(all.begin(), all.end(), 0);
+    EXPECT_EQ(seen, all) << before << " -> " << after << " ranks";
+    EXPECT_EQ(ranks[0].cursor(), (SamplerCursor{1, n}));  // epoch 1 handed out whole
+  }
 }
 
 TEST(Batch, EveryFieldRightPadded) {

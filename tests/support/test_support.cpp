@@ -64,9 +64,10 @@ RunResult run_gdpo(const std::string& args) {
   return run_command(std::string("'") + GDPO_BINARY + "' " + args + " 2>&1");
 }
 
-RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds) {
-  return run_command("timeout " + std::to_string(timeout_seconds) + " " + GDPO_MPIEXEC + " '" +
-                     GDPO_BINARY + "' " + args + " 2>&1");
+RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds,
+                        const std::string& mpiexec_options) {
+  return run_command("timeout " + std::to_string(timeout_seconds) + " " + GDPO_MPIEXEC + " " +
+                     mpiexec_options + " '" + GDPO_BINARY + "' " + args + " 2>&1");
 }
 
 RunResult run_command_with_env(const std::string& assignments, const std::string& args) {

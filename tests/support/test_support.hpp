@@ -47,9 +47,11 @@ struct RunResult {
 };
 // Runs the gdpo binary with `args` (shell-quoted by the caller), capturing stdout+stderr.
 RunResult run_gdpo(const std::string& args);
-// Runs `mpiexec -n 2 --oversubscribe [--allow-run-as-root] gdpo <args>` under `timeout seconds`
-// (exit code 124 means it hung and was killed).
-RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds = 120);
+// Runs `mpiexec -n 2 --oversubscribe [--allow-run-as-root] <mpiexec_options> gdpo <args>` under
+// `timeout seconds` (exit code 124 means it hung and was killed). mpiexec_options: e.g.
+// "--bind-to none", "-x GDPO_FAULT_INJECT=...".
+RunResult run_gdpo_mpi2(const std::string& args, int timeout_seconds = 120,
+                        const std::string& mpiexec_options = "");
 // Runs `env <assignments> gdpo <args>` (e.g. "GDPO_FAULT_INJECT=sigterm-after-step:3").
 RunResult run_command_with_env(const std::string& assignments, const std::string& args);
 

@@ -15,7 +15,8 @@
 
 namespace gdpo::train {
 
-inline constexpr int64_t kCheckpointFormatVersion = 1;
+// 2: + last_eval_step, threads (a version-1 file reads as -1 and 0: unknown).
+inline constexpr int64_t kCheckpointFormatVersion = 2;
 
 // Everything besides weights and optimizer state that a resumed run needs to continue exactly.
 struct TrainerState {
@@ -23,11 +24,13 @@ struct TrainerState {
   int64_t examples = 0;  // training pairs consumed (all ranks)
   data::SamplerCursor cursor;
   int64_t dataset_size = 0;  // training pairs, to validate the cursor on resume
-  int64_t world_size = 1;    // informational: a resume may use another world size
+  int64_t world_size = 1;    // ranks that wrote it: a resume with others is warned (not bitwise)
+  int64_t threads = 0;       // CPU threads per rank that wrote it (0: unknown), likewise
   double best_metric = std::numeric_limits<double>::quiet_NaN();
   int64_t best_step = -1;
   int64_t evals_without_improvement = 0;
   int64_t evaluations = 0;
+  int64_t last_eval_step = -1;  // the step of the newest evaluation (-1: none yet)
   bool stopped_early = false;
 };
 
@@ -75,8 +78,6 @@ class CheckpointDirectory {
   std::optional<std::string> find_best() const;
   // step-*.h5 files, oldest first.
   std::vector<std::string> list() const;
-  // Removes temporary files left by a killed writer.
-  void remove_stale_temporaries() const;
 
   const std::string& run_dir() const { return run_dir_; }
 

@@ -37,7 +37,9 @@ std::string weights_fingerprint(const model::CausalLM& model);
 std::string pairs_fingerprint(const data::TokenizedPairs& pairs);
 
 // Runs `reference` (no gradient) over every pair, `batch_pairs` pairs per forward on each rank, the
-// ranks taking interleaved pairs; every rank returns the whole table.
+// ranks taking interleaved pairs; every rank returns the whole table. Every rank runs the same
+// number of batches (the last may be empty) and, after each, agrees on a stop signal
+// (stop_agreed): a signal during this long pass throws StopRequested on every rank.
 ReferenceTable compute_reference_table(model::CausalLM& reference, const data::TokenizedPairs& pairs,
                                        dist::Communicator& comm, int64_t batch_pairs,
                                        int64_t chunk_rows);

@@ -48,7 +48,11 @@ class Trainer {
   ~Trainer();
 
   // Trains until the end (epochs, examples or max steps), early stopping, or a stop signal.
-  // Returns kExitOk, or kExitPreempted after checkpointing on SIGTERM/SIGUSR1.
+  // Returns kExitOk, or kExitPreempted on SIGTERM/SIGUSR1: after a checkpoint when it arrived while
+  // training, at once (nothing written half) when it arrived during set-up (data, resume, the
+  // reference pass). A run resumed at its end with summary.json and model/ written is complete:
+  // it returns kExitOk and writes nothing (not even config.ini); one killed before those are written
+  // evaluates (unless its checkpoint holds the last step's evaluation) and exports.
   int run();
 
   // Evaluates the policy on the fixed eval subset (eval_subset() of the eval data with
