@@ -4,6 +4,7 @@
 
 #include "gdpo/data/split.hpp"
 #include "gdpo/model/model_factory.hpp"
+#include "output_paths.hpp"
 
 namespace gdpo::app {
 
@@ -190,6 +191,7 @@ void bind_data(OptionSet& set, data::DataConfig& c, const loss::LossConfig* loss
         loss && loss->type == loss::LossType::kSft && *sft == SftExamples::kPerPrompt;
     c.tokenize.skip_invalid = c.read.skip_invalid;
     data::validate(c);
+    if (!c.cache_dir.empty()) require_output_folder(c.cache_dir, "--data.cache-dir");
   });
 }
 

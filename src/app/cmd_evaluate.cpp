@@ -17,6 +17,7 @@
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/eval/evaluator.hpp"
 #include "gdpo/eval/generation_store.hpp"
+#include "output_paths.hpp"
 #include "test_inputs.hpp"
 
 namespace gdpo::app {

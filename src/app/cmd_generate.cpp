@@ -14,6 +14,7 @@
 #include "gdpo/eval/policy_source.hpp"
 #include "gdpo/eval/test_rows.hpp"
 #include "gdpo/tokenizer/tokenizer.hpp"
+#include "output_paths.hpp"
 #include "test_inputs.hpp"
 
 namespace gdpo::app {

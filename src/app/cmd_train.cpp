@@ -10,6 +10,7 @@
 #include "gdpo/tokenizer/tokenizer.hpp"
 #include "gdpo/train/stop_signal.hpp"
 #include "gdpo/train/trainer.hpp"
+#include "output_paths.hpp"
 
 namespace gdpo::app {
 
@@ -30,6 +31,8 @@ int cmd_train(const Args& args) {
   CommonOptions common;
   common.bind(set);
   if (!set.parse(args)) return kExitOk;
+  train::validate(in.eval, in.loss);  // --eval.metric against --loss.type, before any work
+  require_output_folder(in.train.run_dir, "--train.run-dir");
   // First: from here on SIGTERM/SIGUSR1 (a preemption during the long set-up) only set a flag.
   train::StopSignalGuard signals;
 

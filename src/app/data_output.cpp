@@ -6,6 +6,7 @@
 #include "bind.hpp"
 #include "gdpo/core/error.hpp"
 #include "gdpo/data/split.hpp"
+#include "output_paths.hpp"
 
 namespace gdpo::app {
 
@@ -22,6 +23,7 @@ void DataOutput::bind(OptionSet& set, bool split_flag) {
   g.add("seed", &seed, "seed of the builder and the split");
   set.validate([this] {
     if (seed < 0) throw UsageError("--data.seed must be >= 0");
+    require_writable_file(output, "--data.output");
   });
 }
 

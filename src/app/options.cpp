@@ -1,5 +1,7 @@
 #include "gdpo/app/options.hpp"
 
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -78,6 +80,20 @@ OptionSet::Group& OptionSet::Group::flag(const std::string& key, bool* target,
   return *this;
 }
 
+void OptionSet::require_finite(const std::string& name, const double* target) {
+  conversions_.push_back([name, target] {
+    if (!std::isfinite(*target))
+      throw UsageError("--" + name + " must be a finite number, got " + shortest_text(*target));
+  });
+}
+
+void OptionSet::require_finite(const std::string& name, const float* target) {
+  conversions_.push_back([name, target] {
+    if (!std::isfinite(*target))
+      throw UsageError("--" + name + " must be a finite number, got " + shortest_text(*target));
+  });
+}
+
 void OptionSet::positional(const std::string& full_name, int max_count) {
   positional_.add(full_name.c_str(), max_count);
   positional_names_.push_back(full_name);
@@ -106,6 +122,11 @@ bool OptionSet::parse(const std::vector<std::string>& args) {
   // Later files win: store them first (po::store never overwrites a value already stored).
   for (auto it = config_files_.rbegin(); it != config_files_.rend(); ++it) {
     const std::string& path = *it;
+    // A folder opens as an empty stream and a FIFO blocks: only regular files are config files.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw UsageError(program_ + ": --config '" + path + "' is " +
+                       (std::filesystem::exists(path, ec) ? "not a regular file" : "missing"));
     std::ifstream in(path);
     if (!in) throw UsageError(program_ + ": cannot read config file '" + path + "'");
     po::parsed_options parsed(&all);

@@ -10,17 +10,6 @@
 
 namespace gdpo::app {
 
-void require_writable_file(const std::string& path, const std::string& option) {
-  if (path.empty()) return;
-  namespace fs = std::filesystem;
-  const fs::path p(path);
-  if (fs::is_directory(p)) throw UsageError(option + " '" + path + "' is a folder, not a file");
-  const fs::path parent = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  if (!fs::is_directory(parent))
-    throw UsageError(option + " '" + path + "': the folder '" + parent.string() +
-                     "' does not exist");
-}
-
 TestInputs load_test_inputs(const model::ModelSource& model_source,
                             const std::string& tokenizer_path, const data::DataConfig& data,
                             eval::GenerationConfig* generation) {

@@ -21,10 +21,6 @@ struct TestInputs {
   eval::LoadedPolicy policy;
 };
 
-// UsageError naming `option` unless `path` can be written: its folder exists and it is not a folder.
-// "" passes (the output is optional).
-void require_writable_file(const std::string& path, const std::string& option);
-
 // Loads everything; with `generation`, caps its max_length at the model's positions (GPT-2).
 TestInputs load_test_inputs(const model::ModelSource& model_source,
                             const std::string& tokenizer_path, const data::DataConfig& data,

@@ -167,6 +167,33 @@ LossOutput objective_of_checked(const LossConfig& config, const torch::Tensor& t
 
 }  // namespace
 
+std::set<std::string> objective_metric_names(const LossConfig& config, bool belief_metrics) {
+  std::set<std::string> names = {"loss"};
+  const std::set<std::string> preference = {
+      "loss.preference",        "rewards.chosen",          "rewards.rejected",
+      "rewards.margin",         "rewards.accuracy",        "logps.chosen",
+      "logps.rejected",         "rewards.margin_majority", "rewards.margin_minority",
+      "rewards.accuracy_majority", "rewards.accuracy_minority", "count.majority",
+      "count.minority"};
+  switch (config.type) {
+    case LossType::kSft:
+      names.insert({"loss.sft", "logps.chosen", "tokens.chosen"});
+      break;
+    case LossType::kDpo:
+    case LossType::kCdpo:
+    case LossType::kIpo:
+      names.insert(preference.begin(), preference.end());
+      break;
+    case LossType::kGdpo:
+      names.insert(preference.begin(), preference.end());
+      names.insert({"loss.calibration", "loss.belief_nll"});
+      break;
+  }
+  if (config.type == LossType::kGdpo || belief_metrics)
+    names.insert({"belief.prob_sum", "belief.js_distance"});
+  return names;
+}
+
 LossOutput objective_from_logprobs(const LossConfig& config, const torch::Tensor& token_logps,
                                    const torch::Tensor& belief_logps, const data::PairBatch& batch,
                                    const ReferenceLogprobs& reference) {

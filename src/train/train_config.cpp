@@ -2,6 +2,7 @@
 
 #include "gdpo/core/checks.hpp"
 #include "gdpo/core/error.hpp"
+#include "gdpo/loss/objective.hpp"
 
 namespace gdpo::train {
 
@@ -52,6 +53,22 @@ void validate(const EvalConfig& o) {
   require_at_least("eval.every-examples", static_cast<double>(o.every_examples), 0);
   require_at_least("eval.n-examples", static_cast<double>(o.n_examples), 0);
   if (o.metric.empty()) throw UsageError("--eval.metric must name an eval metric");
+}
+
+std::set<std::string> eval_metric_names(const loss::LossConfig& loss) {
+  auto names = loss::objective_metric_names(loss, /*belief_metrics=*/true);
+  names.insert({"count.pairs", "belief.js_distance_per_question"});
+  return names;
+}
+
+void validate(const EvalConfig& config, const loss::LossConfig& loss) {
+  validate(config);
+  const auto names = eval_metric_names(loss);
+  if (names.count(config.metric)) return;
+  std::string list;
+  for (const auto& n : names) list += " " + n;
+  throw UsageError("--eval.metric '" + config.metric + "' is not an eval metric of --loss.type " +
+                   loss::loss_type_name(loss.type) + "; they are:" + list);
 }
 
 }  // namespace gdpo::train

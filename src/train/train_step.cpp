@@ -1,6 +1,7 @@
 #include "gdpo/train/train_step.hpp"
 
 #include <chrono>
+#include <cmath>
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/loss/objective.hpp"
@@ -62,6 +63,7 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
   for (auto& p : params_) p.mutable_grad().reset();
   MetricAccumulator acc;
   int64_t tokens = 0;
+  int64_t non_finite_loss = 0;
   for (int64_t a = 0; a < accum; ++a) {
     auto mb = accum == 1 ? batch.to(device) : batch.slice(a * micro, (a + 1) * micro).to(device);
     auto ref = reference ? reference(mb) : loss::ReferenceLogprobs();
@@ -76,6 +78,7 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
     auto input = phases ? hidden.detach().requires_grad_(true) : hidden;
     auto out = loss::compute_objective(loss_, input, policy_.output_weight(), mb, ref);
     acc.add(out.metrics, micro);
+    if (!std::isfinite(out.loss.item<double>())) non_finite_loss = 1;
     clock.lap(&ph.objective);
     (out.loss / static_cast<double>(accum)).backward();
     clock.lap(&ph.objective_backward);
@@ -87,8 +90,16 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
   }
   sync_->average();
   clock.lap(&ph.gradient_sync);
-  const double grad_norm = clip_gradients(params_, train_.max_grad_norm);
+  const double grad_norm = clip_gradients(params_, train_.max_grad_norm);  // the same on every rank
   clock.lap(&ph.clip);
+  if (comm_->all_reduce(non_finite_loss, dist::ReduceOp::Max) != 0 || !std::isfinite(grad_norm)) {
+    for (auto& p : params_) p.mutable_grad().reset();
+    throw NonFiniteError("step " + std::to_string(step + 1) + ": the " +
+                         (std::isfinite(grad_norm) ? "loss" : "gradient norm") +
+                         " is not finite (gradient norm " + std::to_string(grad_norm) +
+                         "); the weights are left as they were after step " +
+                         std::to_string(step) + ": lower --train.lr or check the data and model");
+  }
   const double lr = warmup_lr(train_.lr, train_.warmup_steps, step);
   optimizer_->step(lr);
   clock.lap(&ph.optimizer);

@@ -140,6 +140,7 @@ struct Trainer::Impl {
 void Trainer::Impl::setup() {
   const auto& t = in.train;
   GDPO_CHECK(in.train_data && in.train_data->pairs() > 0, "no training pairs");
+  if (in.eval_data && in.eval_data->pairs() > 0) validate(in.eval, in.loss);
   micro = t.micro_batch(comm.world_size());
   const int64_t per_epoch = in.train_data->pairs() / t.batch_size;
   if (per_epoch == 0)
@@ -349,8 +350,13 @@ bool Trainer::Impl::after_evaluation(const std::map<std::string, double>& m) {
     throw UsageError("--eval.metric '" + e.metric + "' is not an eval metric; they are:" + names);
   }
   const double v = it->second;
-  const bool better = std::isnan(state.best_metric) ||
-                      (e.goal == MetricGoal::kMin ? v < state.best_metric : v > state.best_metric);
+  // A non-finite value is never the best (and counts as no improvement).
+  const bool better =
+      std::isfinite(v) &&
+      (std::isnan(state.best_metric) ||
+       (e.goal == MetricGoal::kMin ? v < state.best_metric : v > state.best_metric));
+  if (!std::isfinite(v))
+    log::warn("eval at step ", state.step, ": ", e.metric, " is ", v, "; not a candidate for best");
   if (better) {
     state.best_metric = v;
     state.best_step = state.step;

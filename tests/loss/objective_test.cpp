@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "fixtures.hpp"
 #include "gdpo/core/error.hpp"
@@ -266,6 +267,28 @@ TEST(Objective, GradientsMatchFiniteDifferences) {
   expect_gradients_match_finite_differences(gdpo_cdpo);
   expect_gradients_match_finite_differences(config(LossType::kIpo));
   expect_gradients_match_finite_differences(config(LossType::kSft));
+}
+
+// objective_metric_names (what an option naming a metric is checked against before any work) is
+// exactly the set of names compute_objective produces, for every objective, with and without the
+// belief metrics.
+TEST(Objective, MetricNamesAreExactlyTheOnesComputed) {
+  const data::PairBatch batch = random_batch();
+  torch::manual_seed(5);
+  auto hidden = torch::randn({4, 6, 3}, torch::kFloat64);
+  auto weight = torch::randn({5, 3}, torch::kFloat64);
+  ReferenceLogprobs ref;
+  ref.after_belief = torch::randn({4}, torch::kFloat64) - 4;
+  ref.response = ref.after_belief - 1;
+  for (LossType type : kLossTypes)
+    for (bool beliefs : {false, true}) {
+      std::set<std::string> computed;
+      for (const auto& [name, value] :
+           compute_objective(config(type), hidden, weight, batch, ref, beliefs).metrics)
+        computed.insert(name);
+      EXPECT_EQ(objective_metric_names(config(type), beliefs), computed)
+          << loss_type_name(type) << (beliefs ? " with belief metrics" : "");
+    }
 }
 
 }  // namespace

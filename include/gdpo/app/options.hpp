@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,6 +91,10 @@ class OptionSet {
   po::options_description& description(const std::string& group, const std::string& caption);
   void add_entry(const std::string& group, const std::string& name,
                  std::function<std::string()> print);
+  // Every number option must be finite: "nan", "inf" and overflowing values ("1e400" reads as inf)
+  // are UsageErrors naming the option, before any command-specific check.
+  void require_finite(const std::string& name, const double* target);
+  void require_finite(const std::string& name, const float* target);
 
   std::string program_;
   std::string summary_;
@@ -126,6 +131,7 @@ OptionSet::Group& OptionSet::Group::add(const std::string& key, T* target,
   }
   owner_->description(name_, "").add_options()(name.c_str(), sem, help.c_str());
   owner_->add_entry(name_, name, [target] { return option_value_text(*target); });
+  if constexpr (std::is_floating_point_v<T>) owner_->require_finite(name, target);
   return *this;
 }
 
@@ -136,6 +142,7 @@ OptionSet::Group& OptionSet::Group::required(const std::string& key, T* target,
   owner_->description(name_, "").add_options()(name.c_str(), po::value<T>(target)->required(),
                                                help.c_str());
   owner_->add_entry(name_, name, [target] { return option_value_text(*target); });
+  if constexpr (std::is_floating_point_v<T>) owner_->require_finite(name, target);
   return *this;
 }
 

@@ -5,9 +5,9 @@
 
 namespace gdpo {
 
-// `value` must be > 0 (NaN fails).
+// `value` must be > 0 and finite (NaN and infinities fail).
 void require_positive(const std::string& option, double value);
-// `value` must be >= `minimum` (NaN fails).
+// `value` must be >= `minimum` and finite (NaN and infinities fail).
 void require_at_least(const std::string& option, double value, double minimum);
 
 }  // namespace gdpo

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "gdpo/data/batch.hpp"
@@ -44,6 +45,11 @@ struct LossOutput {
 LossOutput compute_objective(const LossConfig& config, const torch::Tensor& hidden,
                              const torch::Tensor& output_weight, const data::PairBatch& batch,
                              const ReferenceLogprobs& reference, bool belief_metrics = false);
+
+// The names compute_objective can put in LossOutput::metrics for `config` (with belief_metrics), so
+// that an option naming a metric is checked before any work. The majority/minority names need
+// batches with p* (every gdpo data file has it).
+std::set<std::string> objective_metric_names(const LossConfig& config, bool belief_metrics);
 
 // The same from log-probs already computed: token_logps [2B, T] (token_logprobs over at least
 // [prompt_len, seq_len) of the rows used) and, for GDPO, belief_logps [B, K] (position_logprobs at

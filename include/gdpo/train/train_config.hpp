@@ -3,8 +3,10 @@
 // steps, clip 10, eval every 10,000 examples, patience 4).
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 
+#include "gdpo/loss/loss_config.hpp"
 #include "gdpo/train/optimizer.hpp"
 
 namespace gdpo::train {
@@ -61,5 +63,10 @@ struct EvalConfig {
 // UsageError naming the `--train.*` / `--eval.*` option of any invalid value.
 void validate(const TrainConfig& config);
 void validate(const EvalConfig& config);
+// --eval.metric must be one of eval_metric_names(loss): checked with the options, before any work.
+void validate(const EvalConfig& config, const loss::LossConfig& loss);
+// What the trainer's evaluation reports for `loss`: the objective's metrics with the belief
+// metrics, count.pairs and belief.js_distance_per_question.
+std::set<std::string> eval_metric_names(const loss::LossConfig& loss);
 
 }  // namespace gdpo::train

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gdpo/core/error.hpp"
 #include "gdpo/data/batch.hpp"
 #include "gdpo/dist/communicator.hpp"
 #include "gdpo/loss/loss_config.hpp"
@@ -40,6 +41,12 @@ struct StepPhases {
   }
 };
 
+// A step whose loss or gradient is NaN or infinite (exit code 1): training cannot go on from it.
+class NonFiniteError : public Error {
+ public:
+  using Error::Error;
+};
+
 // What one step did, the same on every rank.
 struct StepResult {
   // The objective's metrics (LossOutput::metrics) averaged over the step's pairs on every rank,
@@ -59,6 +66,8 @@ class TrainStep {
   // train.grad_accum micro-batches of equal size, each moved to the policy's device, its loss
   // divided by grad_accum before backward. With `phases`, the backward is split at the hidden
   // states (the same arithmetic, in two calls) and every phase is timed.
+  // A non-finite loss on any rank or a non-finite gradient norm throws NonFiniteError on every rank
+  // (they agree through one all-reduce) BEFORE the optimizer step: the weights stay as they were.
   StepResult run(const data::PairBatch& batch, int64_t step, const ReferenceSource& reference,
                  StepPhases* phases = nullptr);
 
