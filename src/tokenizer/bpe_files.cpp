@@ -1,42 +1,143 @@
 #include "gdpo/tokenizer/bpe_files.hpp"
 
-#include <cerrno>
-#include <cstring>
+#include <climits>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <unordered_map>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/tokenizer/byte_level.hpp"
 
 namespace gdpo::tokenizer {
 
 namespace {
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
+// Tokenizer files are a few MB (GPT-2's vocab.json is 1 MB, GPT-NeoX's tokenizer.json 2 MB); a file
+// larger than this is not one, and is refused rather than read whole.
+constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;
+// Quoted text and JSON values in messages are cut to about this many bytes.
+constexpr size_t kMaxQuoted = 80;
+
+// `text` cut to kMaxQuoted bytes (at a UTF-8 character boundary), "..." marking the cut.
+std::string shorten(std::string_view text) {
+  if (text.size() <= kMaxQuoted) return std::string(text);
+  size_t end = kMaxQuoted;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end)) + "...";
+}
+
+std::string in_quotes(std::string_view text) { return "'" + shorten(text) + "'"; }
+
+// A JSON value for a message: short, and never the whole of a large or deeply nested one.
+std::string brief(const json& value) {
+  if (value.is_structured()) {
+    bool flat = value.size() <= 4;
+    for (const auto& item : value) flat = flat && item.is_primitive();
+    if (!flat)
+      return std::string(value.is_array() ? "an array" : "an object") + " of " +
+             std::to_string(value.size());
+  }
+  return shorten(value.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+const char* kind_of(const fs::file_status& status) {
+  switch (status.type()) {
+    case fs::file_type::directory: return "a directory";
+    case fs::file_type::fifo: return "a FIFO (named pipe)";
+    case fs::file_type::socket: return "a socket";
+    case fs::file_type::character: return "a character device";
+    case fs::file_type::block: return "a block device";
+    default: return "not a plain file";
+  }
+}
+
+// The whole of a tokenizer file. It must be a regular file (stat first: opening a FIFO would wait for
+// a writer forever, and /dev/zero never ends) of at most kMaxFileBytes.
 std::string read_text(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status))
+    GDPO_THROW(InputError, "cannot read tokenizer file '"
+                               << path << "': "
+                               << (ec ? ec.message() : std::string("no such file or directory")));
+  if (!fs::is_regular_file(status))
+    GDPO_THROW(InputError, "tokenizer file '" << path << "' is " << kind_of(status)
+                                              << ", not a regular file");
+  const uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > kMaxFileBytes)
+    GDPO_THROW(InputError, "tokenizer file '" << path << "' has " << size
+                                              << " bytes: too large for a tokenizer file (at most "
+                                              << kMaxFileBytes << ")");
   std::ifstream in(path, std::ios::binary);
-  if (!in) GDPO_THROW(InputError, "cannot read tokenizer file '" << path << "': " << std::strerror(errno));
+  if (!in) GDPO_THROW(InputError, "cannot read tokenizer file '" << path << "'");
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) GDPO_THROW(InputError, "error reading tokenizer file '" << path << "'");
+  if (in.bad() || text.tellp() > static_cast<std::streamoff>(kMaxFileBytes))
+    GDPO_THROW(InputError, "error reading tokenizer file '" << path << "'");
   return text.str();
 }
 
-json parse_json(const std::string& path) {
+// The last object key the parser read before it failed on `text` ("" when none): where a number
+// too large for a double (1e400, which nlohmann reports without a position) is.
+std::string key_before_error(const std::string& text) {
+  std::string key;
   try {
-    return json::parse(read_text(path));
+    const json parsed = json::parse(text, [&key](int, json::parse_event_t event, json& parsed) {
+      if (event == json::parse_event_t::key && parsed.is_string()) key = parsed.get<std::string>();
+      return true;
+    });
+  } catch (const json::exception&) {
+  }
+  return key;
+}
+
+// `path` parsed as JSON. Every nlohmann exception (syntax, a number that overflows, ...) is an
+// InputError naming the file.
+json parse_json(const std::string& path) {
+  const std::string text = read_text(path);
+  try {
+    return json::parse(text);
   } catch (const json::parse_error& e) {
     GDPO_THROW(InputError, path << ": invalid JSON: " << e.what());
+  } catch (const json::exception& e) {
+    const std::string key = key_before_error(text);
+    GDPO_THROW(InputError, path << ": invalid JSON" << (key.empty() ? "" : " after key " + in_quotes(key))
+                                << ": " << e.what());
   }
 }
 
 // The name of the directory holding `path` ("gpt2" for .../gpt2/vocab.json).
 std::string directory_name(const std::string& path) {
-  auto dir = std::filesystem::absolute(path).lexically_normal().parent_path().filename().string();
+  std::error_code ec;
+  auto dir = fs::absolute(path, ec).lexically_normal().parent_path().filename().string();
   return dir.empty() ? std::string("tokenizer") : dir;
+}
+
+// A token id as written: a JSON integer >= 0 (its upper bound is checked once all are read, by
+// check_ids). what() says whose id it is, for messages ("path: model.vocab: token 'x'").
+template <class What>
+int64_t read_id(const json& value, const What& what) {
+  if (!value.is_number_integer())
+    GDPO_THROW(InputError, what() << " must have an integer id, got " << brief(value));
+  if (value.is_number_unsigned()) {
+    const uint64_t id = value.get<uint64_t>();
+    if (id > uint64_t{INT32_MAX})
+      GDPO_THROW(InputError, what() << " has id " << id << ", too large for a token id");
+    return static_cast<int64_t>(id);
+  }
+  const int64_t id = value.get<int64_t>();
+  if (id < 0) GDPO_THROW(InputError, what() << " has a negative id " << id);
+  if (id > int64_t{INT32_MAX})
+    GDPO_THROW(InputError, what() << " has id " << id << ", too large for a token id");
+  return id;
 }
 
 // The vocabulary object {"token": id, ...} at `where` in `path`.
@@ -44,16 +145,65 @@ std::vector<std::pair<std::string, int64_t>> read_vocab(const json& vocab, const
                                                         const std::string& where) {
   if (!vocab.is_object())
     GDPO_THROW(InputError, path << ": " << where << " must be an object {\"token\": id, ...}, got "
-                                << vocab.type_name());
+                                << brief(vocab));
   std::vector<std::pair<std::string, int64_t>> out;
   out.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer())
-      GDPO_THROW(InputError, path << ": " << where << ": token '" << it.key()
-                                  << "' must have an integer id, got " << it.value().dump());
-    out.emplace_back(it.key(), it.value().get<int64_t>());
-  }
+  for (auto it = vocab.begin(); it != vocab.end(); ++it)
+    out.emplace_back(it.key(), read_id(it.value(), [&] {
+                       return path + ": " + where + ": token " + in_quotes(it.key());
+                     }));
   return out;
+}
+
+// Ids are unique: within the vocabulary, within the added tokens, and between them (an added token
+// may repeat the id of the vocabulary token with its own text, as GPT-NeoX's "<|endoftext|>" does);
+// and below the number of distinct ids plus BpeSpec::kMaxUnusedIds: ids index arrays, so a stray
+// 1e9 must not size them.
+// added_where(i): "added_tokens[3] ('<|x|>')".
+void check_ids(const BpeSpec& spec, const std::string& path, const std::string& vocab_where,
+               const std::function<std::string(size_t)>& added_where) {
+  std::unordered_map<int64_t, size_t> vocab_ids, added_ids;  // id -> index
+  vocab_ids.reserve(spec.vocab.size());
+  for (size_t i = 0; i < spec.vocab.size(); ++i) {
+    const auto& [token, id] = spec.vocab[i];
+    auto [it, fresh] = vocab_ids.emplace(id, i);
+    if (!fresh)
+      GDPO_THROW(InputError, path << ": " << vocab_where << ": id " << id << " is given to both "
+                                  << in_quotes(spec.vocab[it->second].first) << " and "
+                                  << in_quotes(token));
+  }
+  size_t entries = spec.vocab.size();
+  std::string bytes;
+  for (size_t i = 0; i < spec.added_tokens.size(); ++i) {
+    const AddedToken& added = spec.added_tokens[i];
+    const int64_t id = added.id;
+    if (auto it = vocab_ids.find(id); it != vocab_ids.end()) {
+      // The vocabulary's own token made special, as GPT-NeoX's "<|endoftext|>" (id 0 in both).
+      const std::string& token = spec.vocab[it->second].first;
+      if (!(byte_level_to_bytes(token, bytes) ? bytes == added.content : token == added.content))
+        GDPO_THROW(InputError, path << ": " << added_where(i) << ": id " << id
+                                    << " is given to both it and the vocabulary's token "
+                                    << in_quotes(token));
+      continue;
+    }
+    auto [it, fresh] = added_ids.emplace(id, i);
+    if (!fresh)
+      GDPO_THROW(InputError, path << ": " << added_where(i) << ": id " << id
+                                  << " is given to both " << added_where(it->second) << " and "
+                                  << added_where(i));
+    ++entries;
+  }
+  const int64_t limit = static_cast<int64_t>(entries) + BpeSpec::kMaxUnusedIds;
+  auto fail = [&](const std::string& what, int64_t id) {
+    GDPO_THROW(InputError, path << ": " << what << " has id " << id << ", but there are only "
+                                << entries << " tokens: ids must be below " << limit << " (0.."
+                                << entries - 1 << ", with at most " << BpeSpec::kMaxUnusedIds
+                                << " ids unused)");
+  };
+  for (const auto& [token, id] : spec.vocab)
+    if (id >= limit) fail(vocab_where + ": token " + in_quotes(token), id);
+  for (size_t i = 0; i < spec.added_tokens.size(); ++i)
+    if (spec.added_tokens[i].id >= limit) fail(added_where(i), spec.added_tokens[i].id);
 }
 
 // "a b" -> (a, b); false unless exactly two non-empty fields separated by one space.
@@ -66,39 +216,53 @@ bool split_merge(const std::string& line, std::pair<std::string, std::string>& m
   return true;
 }
 
-bool flag(const json& obj, const char* key, bool fallback) {
+// A boolean field of `obj` at `where` in `path`: absent or null is `fallback`; anything but true
+// or false is refused.
+bool flag(const json& obj, const char* key, bool fallback, const std::string& path,
+          const std::string& where) {
+  if (!obj.is_object()) return fallback;
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return fallback;
-  return it->is_boolean() ? it->get<bool>() : fallback;
+  if (!it->is_boolean())
+    GDPO_THROW(InputError, path << ": " << where << "." << key << " must be true or false, got "
+                                << brief(*it));
+  return it->get<bool>();
 }
 
+// A component's "type" ("ByteLevel"), or what stands in its place, for messages.
 std::string type_of(const json& component) {
-  if (!component.is_object() || !component.contains("type") || !component["type"].is_string())
-    return component.dump();
-  return component["type"].get<std::string>();
+  if (!component.is_object()) return brief(component);
+  auto it = component.find("type");
+  if (it == component.end()) return "(none)";
+  return it->is_string() ? it->get<std::string>() : brief(*it);
 }
 
-}  // namespace
-
-BpeSpec read_gpt2_files(const std::string& vocab_json, const std::string& merges_txt) {
+BpeSpec read_gpt2_files_unchecked(const std::string& vocab_json, const std::string& merges_txt) {
   BpeSpec spec;
   spec.name = directory_name(vocab_json);
   spec.source = vocab_json + " + " + merges_txt;
   spec.vocab = read_vocab(parse_json(vocab_json), vocab_json, "the vocabulary");
   for (const auto& [token, id] : spec.vocab)
     if (token == spec.eos_token) spec.added_tokens.push_back({token, id, true, false});
+  check_ids(spec, vocab_json, "the vocabulary",
+            [&spec](size_t i) { return "token " + in_quotes(spec.added_tokens[i].content); });
 
   std::istringstream in(read_text(merges_txt));
-  auto lines = std::make_shared<std::vector<int>>();  // rank -> line number
+  auto lines = std::make_shared<std::vector<int64_t>>();  // rank -> line number
   std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
+  for (int64_t number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find('\r') != std::string::npos)  // never in a token: bytes are spelled printable
+      GDPO_THROW(InputError, merges_txt << " line " << number
+                                        << ": a carriage return inside the line (lines must end "
+                                           "with \\n or \\r\\n), in "
+                                        << in_quotes(line));
     if (number == 1 && line.rfind("#version", 0) == 0) continue;
     std::pair<std::string, std::string> merge;
     if (!split_merge(line, merge))
       GDPO_THROW(InputError, merges_txt << " line " << number
-                                        << ": expected two tokens separated by one space, got '"
-                                        << line << "'");
+                                        << ": expected two tokens separated by one space, got "
+                                        << in_quotes(line));
     spec.merges.push_back(std::move(merge));
     lines->push_back(number);
   }
@@ -108,7 +272,7 @@ BpeSpec read_gpt2_files(const std::string& vocab_json, const std::string& merges
   return spec;
 }
 
-BpeSpec read_tokenizer_json(const std::string& path) {
+BpeSpec read_tokenizer_json_unchecked(const std::string& path) {
   const json root = parse_json(path);
   auto fail = [&path](const std::string& what) { GDPO_THROW(InputError, path << ": " << what); };
   if (!root.is_object()) fail("expected a JSON object (a Hugging Face tokenizer.json)");
@@ -120,9 +284,11 @@ BpeSpec read_tokenizer_json(const std::string& path) {
   auto model_it = root.find("model");
   if (model_it == root.end() || !model_it->is_object()) fail("no \"model\" object");
   const json& model = *model_it;
-  if (model.contains("type") && type_of(model) != "BPE")
+  if (auto it = model.find("type"); it != model.end() && !it->is_null() && type_of(model) != "BPE")
     fail("model type '" + type_of(model) + "' is not supported (supported: BPE)");
-  if (!model.contains("vocab") || !model.contains("merges"))
+  auto vocab_it = model.find("vocab");
+  auto merges_it = model.find("merges");
+  if (vocab_it == model.end() || merges_it == model.end())
     fail("model needs \"vocab\" and \"merges\"");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     auto it = model.find(key);
@@ -131,11 +297,11 @@ BpeSpec read_tokenizer_json(const std::string& path) {
   }
   if (auto it = model.find("dropout");
       it != model.end() && !it->is_null() && !(it->is_number() && it->get<double>() == 0.0))
-    fail("model.dropout " + it->dump() + " is not supported (BPE dropout is for training)");
-  spec.vocab = read_vocab(model["vocab"], path, "model.vocab");
-  spec.ignore_merges = flag(model, "ignore_merges", false);
-  const json& merges = model["merges"];
-  if (!merges.is_array()) fail("model.merges must be an array");
+    fail("model.dropout " + brief(*it) + " is not supported (BPE dropout is for training)");
+  spec.vocab = read_vocab(*vocab_it, path, "model.vocab");
+  spec.ignore_merges = flag(model, "ignore_merges", false, path, "model");
+  const json& merges = *merges_it;
+  if (!merges.is_array()) fail("model.merges must be an array, got " + brief(merges));
   spec.merges.reserve(merges.size());
   for (size_t i = 0; i < merges.size(); ++i) {
     const json& m = merges[i];
@@ -148,8 +314,8 @@ BpeSpec read_tokenizer_json(const std::string& path) {
       ok = !merge.first.empty() && !merge.second.empty();
     }
     if (!ok)
-      fail("model.merges[" + std::to_string(i) +
-           "]: expected \"a b\" or [\"a\", \"b\"], got " + m.dump());
+      fail("model.merges[" + std::to_string(i) + "]: expected \"a b\" or [\"a\", \"b\"], got " +
+           brief(m));
     spec.merges.push_back(std::move(merge));
   }
   spec.merge_location = [path](size_t rank) {
@@ -167,9 +333,9 @@ BpeSpec read_tokenizer_json(const std::string& path) {
   if (pre == root.end() || pre->is_null() || type_of(*pre) != "ByteLevel")
     fail("pre_tokenizer type '" + (pre == root.end() ? std::string("null") : type_of(*pre)) +
          "' is not supported (supported: ByteLevel)");
-  if (flag(*pre, "add_prefix_space", true))
+  if (flag(*pre, "add_prefix_space", true, path, "pre_tokenizer"))
     fail("pre_tokenizer ByteLevel with add_prefix_space true is not supported");
-  if (!flag(*pre, "use_regex", true))
+  if (!flag(*pre, "use_regex", true, path, "pre_tokenizer"))
     fail("pre_tokenizer ByteLevel with use_regex false is not supported");
   // decoder: ByteLevel (or none: ids decode to their bytes either way).
   if (auto it = root.find("decoder"); it != root.end() && !it->is_null() && type_of(*it) != "ByteLevel")
@@ -177,25 +343,53 @@ BpeSpec read_tokenizer_json(const std::string& path) {
 
   // added_tokens.
   if (auto it = root.find("added_tokens"); it != root.end() && !it->is_null()) {
-    if (!it->is_array()) fail("added_tokens must be an array");
+    if (!it->is_array()) fail("added_tokens must be an array, got " + brief(*it));
     for (size_t i = 0; i < it->size(); ++i) {
       const json& t = (*it)[i];
-      const std::string where = "added_tokens[" + std::to_string(i) + "]";
-      if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() ||
-          !t.contains("content") || !t["content"].is_string())
-        fail(where + ": expected an object with an integer \"id\" and a string \"content\"");
+      const std::string index = "added_tokens[" + std::to_string(i) + "]";
+      if (!t.is_object()) fail(index + ": expected an object with \"id\" and \"content\", got " + brief(t));
+      auto content = t.find("content");
+      if (content == t.end() || !content->is_string())
+        fail(index + ".content must be a string, got " +
+             (content == t.end() ? std::string("nothing") : brief(*content)));
       AddedToken added;
-      added.content = t["content"].get<std::string>();
-      added.id = t["id"].get<int64_t>();
-      added.special = flag(t, "special", false);
-      added.normalized = flag(t, "normalized", !added.special);
+      added.content = content->get<std::string>();
+      const std::string where = index + " (" + in_quotes(added.content) + ")";
+      auto id = t.find("id");
+      if (id == t.end()) fail(where + ": no \"id\"");
+      added.id = read_id(*id, [&] { return path + ": " + where; });
+      added.special = flag(t, "special", false, path, index);
+      added.normalized = flag(t, "normalized", !added.special, path, index);
       for (const char* key : {"lstrip", "rstrip", "single_word"})
-        if (flag(t, key, false))
-          fail(where + " ('" + added.content + "'): " + key + " true is not supported");
+        if (flag(t, key, false, path, index))
+          fail(where + ": " + key + " true is not supported");
       spec.added_tokens.push_back(std::move(added));
     }
   }
+  check_ids(spec, path, "model.vocab", [&spec](size_t i) {
+    return "added_tokens[" + std::to_string(i) + "] (" + in_quotes(spec.added_tokens[i].content) + ")";
+  });
   return spec;
+}
+
+}  // namespace
+
+// nlohmann's exceptions (a wrong type somewhere this reader did not foresee) are InputErrors naming
+// the file too, never a bare exit 1.
+BpeSpec read_gpt2_files(const std::string& vocab_json, const std::string& merges_txt) {
+  try {
+    return read_gpt2_files_unchecked(vocab_json, merges_txt);
+  } catch (const json::exception& e) {
+    GDPO_THROW(InputError, vocab_json << ": unexpected JSON content: " << e.what());
+  }
+}
+
+BpeSpec read_tokenizer_json(const std::string& path) {
+  try {
+    return read_tokenizer_json_unchecked(path);
+  } catch (const json::exception& e) {
+    GDPO_THROW(InputError, path << ": unexpected JSON content: " << e.what());
+  }
 }
 
 }  // namespace gdpo::tokenizer

@@ -1,5 +1,6 @@
 #include "gdpo/tokenizer/bpe_tokenizer.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -33,7 +34,14 @@ struct PieceCache {
 // Bytes that have no token (GPT-NeoX lacks 0xC0, 0xC1, 0xF5..0xFF) encode as U+FFFD.
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+// 's' for messages, cut after 80 bytes (at a UTF-8 character boundary): a token or a line of a
+// malformed file can be megabytes long.
+std::string in_quotes(std::string_view s) {
+  if (s.size() <= 80) return "'" + std::string(s) + "'";
+  size_t end = 80;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return "'" + std::string(s.substr(0, end)) + "...'";
+}
 
 }  // namespace
 
@@ -53,11 +61,16 @@ void BpeTokenizer::PairRanks::build(const std::vector<Entry>& entries) {
 BpeTokenizer::BpeTokenizer(const BpeSpec& spec)
     : normalizer_(spec.normalizer), serial_(next_serial++) {
   const std::string& src = spec.source;
+  // Ids size the tables below: bound them by the number of entries first, so that one stray id (1e9)
+  // cannot ask for gigabytes. bpe_files.cpp refuses such ids earlier, naming the file's key.
+  const int64_t entry_count = static_cast<int64_t>(spec.vocab.size() + spec.added_tokens.size());
+  const int64_t id_limit = std::min<int64_t>(entry_count + BpeSpec::kMaxUnusedIds, INT32_MAX);
   int64_t max_id = -1;
   auto check_id = [&](int64_t id, std::string_view token) {
-    if (id < 0 || id >= INT32_MAX)
+    if (id < 0 || id >= id_limit)
       GDPO_THROW(InputError, src << ": token " << in_quotes(token) << " has id " << id
-                                 << ", outside 0.." << INT32_MAX - 1);
+                                 << ", outside 0.." << id_limit - 1 << " (" << entry_count
+                                 << " tokens, at most " << BpeSpec::kMaxUnusedIds << " ids unused)");
     max_id = std::max(max_id, id);
   };
   for (const auto& [token, id] : spec.vocab) check_id(id, token);
@@ -128,7 +141,10 @@ BpeTokenizer::BpeTokenizer(const BpeSpec& spec)
 
   // Fingerprint: the rules as loaded, before added tokens take over their ids.
   Fnv1a fp;
-  fp.add("gdpo.tokenizer.bpe.v1").add(uint64_t(normalizer_ == Normalizer::kNfc));
+  // v2: the pre-tokenizer's \s became Unicode's White_Space (U+180E is no longer whitespace); the
+  // pre-tokenizer's rules (pattern and PCRE2's Unicode version) are hashed too from v2 on.
+  fp.add("gdpo.tokenizer.bpe.v2").add(Gpt2PreTokenizer::rules());
+  fp.add(uint64_t(normalizer_ == Normalizer::kNfc));
   fp.add(uint64_t(token_bytes_.size()));
   for (size_t id = 0; id < token_bytes_.size(); ++id)
     fp.add(uint64_t(has_token_[id])).add(token_bytes_[id]);

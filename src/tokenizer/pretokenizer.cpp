@@ -11,8 +11,23 @@ namespace gdpo::tokenizer {
 
 namespace {
 
+// Unicode's White_Space property, which is what \s means to the reference implementations (the
+// `regex` package of OpenAI's encoder.py, tiktoken, Hugging Face's Oniguruma). PCRE2's \s with UCP is
+// \p{Z} plus \h and \v, and its \h still holds U+180E MONGOLIAN VOWEL SEPARATOR (White_Space until
+// Unicode 6.3, a format character since): so the pattern spells the class out instead of \s / \S.
+#define GDPO_WHITE_SPACE                                                                    \
+  "\\x{9}-\\x{D}\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}" \
+  "\\x{205F}\\x{3000}"
+
+// GPT-2's 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ with \s as
+// [White_Space] and \S as [^White_Space]. \p{L} and \p{N} are the same general categories as the
+// reference's; only letters and digits encoded after the Unicode version of PCRE2's tables
+// (Unicode 14 in PCRE2 10.39..10.42) are not letters or digits here (they are Cn to PCRE2), which
+// is why that version is part of rules() and so of tokenizer fingerprints.
 constexpr const char* kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" GDPO_WHITE_SPACE "\\p{L}\\p{N}]+"
+    "|[" GDPO_WHITE_SPACE "]+(?![^" GDPO_WHITE_SPACE "])|[" GDPO_WHITE_SPACE "]+";
+#undef GDPO_WHITE_SPACE
 
 std::string pcre2_message(int code) {
   PCRE2_UCHAR buf[256];
@@ -57,6 +72,15 @@ Gpt2PreTokenizer::Gpt2PreTokenizer() {
 }
 
 Gpt2PreTokenizer::~Gpt2PreTokenizer() = default;
+
+const char* Gpt2PreTokenizer::pattern() { return kGpt2Pattern; }
+
+std::string Gpt2PreTokenizer::rules() {
+  char version[64] = {};  // e.g. "14.0.0"
+  int rc = pcre2_config(PCRE2_CONFIG_UNICODE_VERSION, version);
+  GDPO_CHECK(rc > 0, "PCRE2 does not report its Unicode version: " << pcre2_message(rc));
+  return std::string(kGpt2Pattern) + " (PCRE2 Unicode " + version + ")";
+}
 
 bool Gpt2PreTokenizer::next(std::string_view text, size_t& pos, std::string_view& piece) const {
   if (pos >= text.size()) return false;

@@ -1,14 +1,17 @@
 // The real GPT-2 and GPT-NeoX-20B (Pythia) tokenizer files from ../shared/data/tokenizers (skipped
-// when absent): reference ids, single-token belief labels, added tokens, and byte-exact round trips of
-// multilingual, emoji and whitespace-heavy text.
+// when absent): reference ids (also of texts around every whitespace-like code point), single-token
+// belief labels, added tokens, and byte-exact round trips of multilingual, emoji and whitespace text.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "gdpo/tokenizer/bpe_tokenizer.hpp"
 #include "gdpo/tokenizer/tokenizer.hpp"
+#include "gdpo/tokenizer/unicode_nfc.hpp"
 #include "support/test_support.hpp"
+#include "tokenizer/whitespace_cases.hpp"
 
 namespace gdpo::tokenizer {
 namespace {
@@ -73,6 +76,29 @@ TEST(Gpt2Tokenizer, RoundTripsMixedTextByteExactly) {
   EXPECT_EQ(tok->decode(tok->encode(invalid)), invalid);
 }
 
+// OpenAI's encoder.py's ids (whitespace_pretokens.json): U+180E and the other whitespace-like code
+// points that are not Unicode White_Space are pre-tokenized as the reference does.
+TEST(Gpt2Tokenizer, WhitespaceTextsEncodeToTheReferenceIds) {
+  REQUIRE_GPT2(tok);
+  const auto& cases = testing::whitespace_cases();
+  ASSERT_FALSE(cases.empty()) << "cannot read " << testing::whitespace_cases_path();
+  size_t checked = 0, mismatches = 0;
+  for (const auto& c : cases) {
+    if (c.gpt2_ids.empty()) continue;
+    ++checked;
+    const Ids got = tok->encode(c.text);
+    if (got == c.gpt2_ids) continue;
+    if (++mismatches <= 20)
+      ADD_FAILURE() << "text " << testing::escaped(c.text) << ": got "
+                    << ::testing::PrintToString(got) << ", encoder.py gives "
+                    << ::testing::PrintToString(c.gpt2_ids);
+  }
+  if (checked == 0)
+    GTEST_SKIP() << testing::whitespace_cases_path()
+                 << " has no GPT-2 ids (make_whitespace_pretokens.py found no GPT-2 files)";
+  EXPECT_EQ(mismatches, 0u) << "of " << checked << " texts";
+}
+
 TEST(NeoxTokenizer, ReferenceIds) {
   REQUIRE_NEOX(tok);
   EXPECT_EQ(tok->encode("Hello world"), (Ids{12092, 1533}));  // as Pythia's tokenizer gives
@@ -112,6 +138,34 @@ TEST(NeoxTokenizer, BeliefLabelsAreSingleTokens) {
     ASSERT_TRUE(id) << label;
     EXPECT_EQ(tok->encode(label), Ids{*id}) << label;
   }
+}
+
+// GPT-NeoX pre-tokenizes with the same pattern (Hugging Face's Oniguruma \s is White_Space too): a
+// text encodes as the BPE of each of its reference pieces, where no added token (runs of spaces) and
+// no NFC change is involved.
+TEST(NeoxTokenizer, WhitespaceTextsEncodeAsTheirReferencePieces) {
+  REQUIRE_NEOX(tok);
+  const auto& bpe = dynamic_cast<const BpeTokenizer&>(*tok);
+  const auto& cases = testing::whitespace_cases();
+  ASSERT_FALSE(cases.empty()) << "cannot read " << testing::whitespace_cases_path();
+  size_t checked = 0, mismatches = 0;
+  for (const auto& c : cases) {
+    if (c.text.find("  ") != std::string::npos || !nfc_quick_check(c.text)) continue;
+    ++checked;
+    Ids expected;
+    for (const auto& piece : c.pieces) {
+      const std::vector<int32_t> ids = bpe.merge_piece(piece);  // no pre-tokenization of its own
+      expected.insert(expected.end(), ids.begin(), ids.end());
+    }
+    const Ids got = tok->encode(c.text);
+    if (got == expected) continue;
+    if (++mismatches <= 20)
+      ADD_FAILURE() << "text " << testing::escaped(c.text) << " (pieces "
+                    << testing::escaped(c.pieces) << "): got " << ::testing::PrintToString(got)
+                    << ", piece by piece " << ::testing::PrintToString(expected);
+  }
+  EXPECT_GT(checked, 500u);
+  EXPECT_EQ(mismatches, 0u) << "of " << checked << " texts";
 }
 
 TEST(NeoxTokenizer, RoundTripsMixedTextByteExactly) {

@@ -1,7 +1,7 @@
 // Reading byte-level BPE tokenizer files into a BpeSpec: GPT-2's vocab.json + merges.txt, and a
 // Hugging Face tokenizer.json (model BPE, normalizer NFC or null, pre-tokenizer and decoder ByteLevel).
-// Missing or malformed files, and features this reader does not implement, are gdpo::InputError
-// naming the file (and the line of merges.txt, or the JSON field).
+// Anything malformed (bad JSON, a field of the wrong type, a repeated id or one beyond the entry count,
+// a bad merges line, a FIFO or directory as a file) is a gdpo::InputError naming the file and key/line.
 #pragma once
 #include <string>
 

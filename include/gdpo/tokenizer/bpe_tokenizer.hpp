@@ -30,6 +30,11 @@ struct AddedToken {
 
 // The contents of tokenizer files, as read; BpeTokenizer's constructor validates them.
 struct BpeSpec {
+  // Ids index arrays, so they are bounded by the number of distinct ids (vocabulary entries plus
+  // added tokens that are not also vocabulary entries): each id must be below that count plus this
+  // many unused ids. Real files have none unused (GPT-2: 0..50256; GPT-NeoX: 0..50276).
+  static constexpr int64_t kMaxUnusedIds = 1024;
+
   std::string name;    // "gpt2", "gpt-neox-20b": the directory name
   std::string source;  // the file(s), for error messages
   std::vector<std::pair<std::string, int64_t>> vocab;       // byte-level spelling ("Ġthe"), id
@@ -46,7 +51,8 @@ struct BpeSpec {
 class BpeTokenizer final : public Tokenizer {
  public:
   // Throws gdpo::InputError naming spec.source (and the merge's location) when the spec is
-  // inconsistent: a merge of tokens not in the vocabulary, a byte without a token, a duplicate id...
+  // inconsistent: a merge of tokens not in the vocabulary, a byte without a token, a duplicate id, an
+  // id beyond the entry count plus kMaxUnusedIds (checked before anything is sized by ids)...
   explicit BpeTokenizer(const BpeSpec& spec);
 
   std::vector<int64_t> encode(std::string_view text) const override;
