@@ -1,6 +1,7 @@
 #include "gdpo/data/csv.hpp"
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/data/text.hpp"
 
 namespace gdpo::data {
 
@@ -13,6 +14,10 @@ int CsvReader::get() {
 
 bool CsvReader::next(CsvRecord& record) {
   record.fields.clear();
+  if (!started_) {
+    started_ = true;
+    skip_utf8_bom(in_);
+  }
   if (in_.peek() == EOF) return false;
   record.line = line_;
   for (;;) {  // one field per iteration

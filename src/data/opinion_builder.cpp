@@ -1,9 +1,11 @@
 #include "gdpo/data/opinion_builder.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include "gdpo/core/error.hpp"
@@ -38,21 +40,36 @@ struct RawRow {
   json selections, options;
 };
 
-// A column that is a Python literal in CSV (a string) or either form in JSON lines.
-json literal_column(const json& v, const std::string& file, int64_t line, int64_t column,
-                    const char* name) {
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    return parse_python_literal(s, file + " (column '" + name + "')", line, column);
+// A column of a JSON line: a Python literal in a string (parsed; its errors name the column and the
+// position in the literal), or the value itself.
+json literal_column(const json& v, const char* name) {
+  if (!v.is_string()) return v;
+  try {
+    return parse_python_literal(v.get_ref<const std::string&>(), std::string("'") + name + "'", 1, 1);
+  } catch (const InputError& e) {
+    throw BadRow{"malformed rows", e.what()};
   }
-  return v;
+}
+
+// One JSON line, parsed: BadRow when it is not valid UTF-8, nests too deep, or does not parse
+// (including numbers past double's range, which nlohmann reports as out_of_range).
+json parse_json_line(const std::string& line) {
+  if (find_invalid_utf8(line) != std::string::npos) throw BadRow{"invalid UTF-8", "invalid UTF-8"};
+  if (json_nesting_depth(line) > kMaxJsonDepth)
+    throw BadRow{"malformed JSON",
+                 "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+  try {
+    return json::parse(line);
+  } catch (const json::exception& e) {
+    throw BadRow{"malformed JSON", std::string("malformed JSON: ") + e.what()};
+  }
 }
 
 std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCounts& skipped) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open for reading");
   std::vector<RawRow> rows;
-  const int first = first_non_blank(in);
+  const int first = first_non_blank(in);  // leaves `in` after a byte-order mark
   auto handle = [&](int64_t line, auto&& fn) {
     try {
       fn();
@@ -61,6 +78,9 @@ std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCo
       skipped.add("malformed rows");
     } catch (const BadRow& b) {
       skipped.skip_or_throw(skip_invalid, b.reason, path + ":" + std::to_string(line), b.message);
+    } catch (const json::exception& e) {
+      skipped.skip_or_throw(skip_invalid, "malformed rows", path + ":" + std::to_string(line),
+                            std::string("unexpected JSON value: ") + e.what());
     }
   };
   if (first == '{') {  // JSON lines
@@ -70,13 +90,7 @@ std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCo
       ++n;
       if (trim(line).empty()) continue;
       handle(n, [&] {
-        if (find_invalid_utf8(line) != std::string::npos) throw BadRow{"invalid UTF-8", "invalid UTF-8"};
-        json j;
-        try {
-          j = json::parse(line);
-        } catch (const json::parse_error& e) {
-          throw BadRow{"malformed JSON", std::string("malformed JSON: ") + e.what()};
-        }
+        const json j = parse_json_line(line);
         for (const char* key : {"question", "selections", "options"})
           if (!j.is_object() || !j.contains(key))
             throw BadRow{"missing field", std::string("missing field '") + key + "'"};
@@ -84,8 +98,8 @@ std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCo
         RawRow r;
         r.line = n;
         r.question = j["question"].get<std::string>();
-        r.selections = literal_column(j["selections"], path, n, 1, "selections");
-        r.options = literal_column(j["options"], path, n, 1, "options");
+        r.selections = literal_column(j["selections"], "selections");
+        r.options = literal_column(j["options"], "options");
         rows.push_back(std::move(r));
       });
     }
@@ -97,10 +111,16 @@ std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCo
   bool header = true;
   while (csv.next(rec)) {
     if (header) {
-      for (size_t i = 0; i < rec.fields.size(); ++i) col[std::string(trim(rec.fields[i].text))] = i;
+      for (size_t i = 0; i < rec.fields.size(); ++i) {
+        const std::string name(trim(rec.fields[i].text));
+        if (!col.emplace(name, i).second)
+          GDPO_THROW(InputError, path << ":" << rec.line << ": the CSV header names column '" << name
+                                      << "' twice");
+      }
       for (const char* key : {"question", "selections", "options"})
         if (!col.count(key))
-          GDPO_THROW(InputError, path << ":1: the CSV header has no column '" << key << "'");
+          GDPO_THROW(InputError, path << ":" << rec.line << ": the CSV header has no column '" << key
+                                      << "'");
       header = false;
       continue;
     }
@@ -129,17 +149,21 @@ std::vector<RawRow> read_rows(const std::string& path, bool skip_invalid, SkipCo
 std::map<std::string, int64_t> read_option_map(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open the option map");
+  skip_utf8_bom(in);
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers past double's range
     throw InputError(path + ": malformed JSON: " + e.what());
   }
   if (!j.is_object()) throw InputError(path + ": the option map is not a JSON object");
   std::map<std::string, int64_t> m;
   for (const auto& [k, v] : j.items()) {
-    if (!v.is_number_integer())
-      throw InputError(path + ": option '" + k + "' maps to " + v.dump() + ", not an integer");
+    if (!v.is_number_integer() ||
+        (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)))
+      throw InputError(path + ": option '" + k + "' maps to " +
+                       (v.is_primitive() ? v.dump() : std::string("a JSON ") + v.type_name()) +
+                       ", not an integer");
     m[k] = v.get<int64_t>();
   }
   return m;
@@ -151,40 +175,42 @@ std::string answer_key(const std::string& question, const std::string& option) {
   return question + '\x1f' + option;
 }
 
-Answers read_answers(const std::string& path) {
+Answers read_answers(const std::string& path, bool skip_invalid, SkipCounts& skipped) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open the answers file");
+  skip_utf8_bom(in);
   Answers answers;
   std::string line;
   int64_t n = 0;
   while (std::getline(in, line)) {
     ++n;
     if (trim(line).empty()) continue;
-    const std::string where = path + ":" + std::to_string(n) + ": ";
-    if (find_invalid_utf8(line) != std::string::npos) throw InputError(where + "invalid UTF-8");
-    json j;
     try {
-      j = json::parse(line);
-    } catch (const json::parse_error& e) {
-      throw InputError(where + "malformed JSON: " + e.what());
+      const json j = parse_json_line(line);
+      if (!j.is_object() || !j.contains("question") || !j["question"].is_string())
+        throw BadRow{"bad answers", "missing field 'question'"};
+      std::string option;
+      if (j.contains("option") && j["option"].is_string()) option = j["option"].get<std::string>();
+      else if (j.contains("belief") && j["belief"].is_number_integer()) option = std::to_string(j["belief"].get<int64_t>());
+      else if (j.contains("belief") && j["belief"].is_string()) option = j["belief"].get<std::string>();
+      else throw BadRow{"bad answers", "missing field 'option' (or 'belief')"};
+      std::vector<std::string> texts;
+      if (j.contains("text") && j["text"].is_string()) texts.push_back(j["text"].get<std::string>());
+      if (j.contains("texts") && j["texts"].is_array())
+        for (const auto& t : j["texts"]) {
+          if (!t.is_string()) throw BadRow{"bad answers", "'texts' holds a non-string"};
+          texts.push_back(t.get<std::string>());
+        }
+      if (texts.empty()) throw BadRow{"bad answers", "missing field 'text' (or 'texts')"};
+      auto& dst = answers[answer_key(j["question"].get<std::string>(), option)];
+      dst.insert(dst.end(), texts.begin(), texts.end());
+    } catch (const BadRow& b) {
+      skipped.skip_or_throw(skip_invalid, b.reason == "bad answers" ? b.reason : "bad answers (" + b.reason + ")",
+                            path + ":" + std::to_string(n), b.message);
+    } catch (const json::exception& e) {
+      skipped.skip_or_throw(skip_invalid, "bad answers", path + ":" + std::to_string(n),
+                            std::string("unexpected JSON value: ") + e.what());
     }
-    if (!j.is_object() || !j.contains("question") || !j["question"].is_string())
-      throw InputError(where + "missing field 'question'");
-    std::string option;
-    if (j.contains("option") && j["option"].is_string()) option = j["option"].get<std::string>();
-    else if (j.contains("belief") && j["belief"].is_number_integer()) option = std::to_string(j["belief"].get<int64_t>());
-    else if (j.contains("belief") && j["belief"].is_string()) option = j["belief"].get<std::string>();
-    else throw InputError(where + "missing field 'option' (or 'belief')");
-    std::vector<std::string> texts;
-    if (j.contains("text") && j["text"].is_string()) texts.push_back(j["text"].get<std::string>());
-    if (j.contains("texts") && j["texts"].is_array())
-      for (const auto& t : j["texts"]) {
-        if (!t.is_string()) throw InputError(where + "'texts' holds a non-string");
-        texts.push_back(t.get<std::string>());
-      }
-    if (texts.empty()) throw InputError(where + "missing field 'text' (or 'texts')");
-    auto& dst = answers[answer_key(j["question"].get<std::string>(), option)];
-    dst.insert(dst.end(), texts.begin(), texts.end());
   }
   return answers;
 }
@@ -195,14 +221,16 @@ Dataset build_opinion(const std::string& input_path, const OpinionBuildConfig& c
   if (c.pairs_per_question < 1) GDPO_THROW(UsageError, "--data.pairs-per-question: must be >= 1");
   if (c.belief_ids != "index0" && c.belief_ids != "letters")
     GDPO_THROW(UsageError, "--data.belief-ids: '" << c.belief_ids << "' (index0|letters for building)");
+  if (!(c.tolerance >= 0)) GDPO_THROW(UsageError, "--data.tolerance: must be >= 0");
   Dataset data;
   data.kind = DatasetKind::kOpinion;
   data.source = input_path;
   const auto option_map = c.option_map.empty() ? std::map<std::string, int64_t>{}
                                                : read_option_map(c.option_map);
-  const Answers answers = c.answers.empty() ? Answers{} : read_answers(c.answers);
+  const Answers answers =
+      c.answers.empty() ? Answers{} : read_answers(c.answers, c.skip_invalid, data.skipped);
   Rng rng(c.seed);
-  std::unordered_map<std::string, int64_t> seen;  // question text -> line
+  std::unordered_map<std::string, int64_t> seen;  // Question::key() -> index in data.questions
 
   for (const RawRow& row : read_rows(input_path, c.skip_invalid, data.skipped)) {
     try {
@@ -217,9 +245,17 @@ Dataset build_opinion(const std::string& input_path, const OpinionBuildConfig& c
       }
       if (!it->is_array()) throw BadRow{"malformed rows", "the selections of " + c.country + " are not a list"};
       std::vector<std::string> options;
+      std::unordered_map<std::string, size_t> position;  // option text -> 1-based position
       for (const auto& o : row.options) {
         if (!o.is_string()) throw BadRow{"malformed rows", "'options' holds a non-string"};
         options.push_back(o.get<std::string>());
+        // An option is named by its text in the records (`{id}<{option}>`, accept_choice): it must
+        // be there, and tell the option apart.
+        if (options.back().empty()) throw BadRow{"bad options", "'options' holds an empty text"};
+        if (auto [at, fresh] = position.emplace(options.back(), options.size()); !fresh)
+          throw BadRow{"duplicate options", "option '" + options.back() + "' is listed twice (" +
+                                                std::to_string(at->second) + " and " +
+                                                std::to_string(options.size()) + ")"};
       }
       if (it->size() != options.size())
         throw BadRow{"probabilities of the wrong length",
@@ -230,16 +266,18 @@ Dataset build_opinion(const std::string& input_path, const OpinionBuildConfig& c
       for (const auto& v : *it) {
         const double x = v.is_number() ? v.get<double>() : NAN;
         if (!std::isfinite(x) || x < 0)
-          throw BadRow{"bad probabilities", c.country + " has a probability that is negative, NaN or "
-                                                        "not a number"};
+          throw BadRow{"bad probabilities", c.country + " has a probability that is negative, NaN, "
+                                                        "infinite or not a number"};
         p.push_back(x);
         sum += x;
       }
-      if (!(sum > 0)) throw BadRow{"bad probabilities", c.country + "'s probabilities sum to 0"};
-      auto [dup, fresh] = seen.emplace(row.question, row.line);
-      if (!fresh)
-        throw BadRow{"duplicate questions",
-                     "the question repeats the one at line " + std::to_string(dup->second)};
+      // Rounded survey values sum to about 1; they are rescaled to sum to 1 exactly. A sum far from
+      // 1 is not rounding: the row is bad.
+      if (!(std::fabs(sum - 1.0) <= c.tolerance)) {
+        std::ostringstream os;
+        os << c.country << "'s probabilities sum to " << sum << ", not 1 within " << c.tolerance;
+        throw BadRow{"probabilities do not sum to 1", os.str()};
+      }
 
       Question q;
       q.prompt = row.question;
@@ -278,10 +316,29 @@ Dataset build_opinion(const std::string& input_path, const OpinionBuildConfig& c
           members[b].push_back(options[k]);
         }
         q.explicit_ids = true;
+        // Joined texts can collide only when an option's text holds " / " itself.
+        std::unordered_map<std::string, size_t> merged;
+        for (size_t b = 0; b < q.options.size(); ++b)
+          if (!merged.emplace(q.options[b], b).second)
+            throw BadRow{"duplicate options", "the beliefs " + q.belief_ids[merged[q.options[b]]] +
+                                                  " and " + q.belief_ids[b] + " both read '" +
+                                                  q.options[b] + "'"};
       }
       const int64_t K = static_cast<int64_t>(q.options.size());
       if (K < 2) {
         data.skipped.add("questions with fewer than 2 beliefs");
+        continue;
+      }
+      // One question = one text with one option set (as the record reader groups them). The same text
+      // with other options is another question; an exact repeat is merged when it agrees.
+      if (auto [dup, fresh] = seen.emplace(q.key(), static_cast<int64_t>(data.questions.size()));
+          !fresh) {
+        const Question& earlier = data.questions[dup->second];
+        if (earlier.probabilities != q.probabilities)
+          throw BadRow{"repeated questions that disagree",
+                       "the question and its options repeat the one at line " +
+                           std::to_string(earlier.line) + " with other values for " + c.country};
+        data.notes.add("repeated questions merged");
         continue;
       }
       const int64_t qi = static_cast<int64_t>(data.questions.size());

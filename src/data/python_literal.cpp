@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/data/text.hpp"
 
 namespace gdpo::data {
 
@@ -135,21 +136,6 @@ class Parser {
     return d;
   }
 
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) out += static_cast<char>(cp);
-    else if (cp < 0x800) out += static_cast<char>(0xC0 | (cp >> 6)), out += static_cast<char>(0x80 | (cp & 0x3F));
-    else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   uint32_t hex(int n) {
     uint32_t v = 0;
     for (int i = 0; i < n; ++i) {
@@ -161,11 +147,21 @@ class Parser {
     return v;
   }
 
+  // A \u or \U escape at pos_ (just after the backslash, on the 'u' or 'U'): its code point, pos_
+  // moved past it.
+  uint32_t unicode_escape() {
+    const char kind = s_[pos_++];
+    const uint32_t cp = hex(kind == 'u' ? 4 : 8);
+    if (cp > 0x10FFFF) fail("\\U escape past U+10FFFF");
+    return cp;
+  }
+
   std::string string() {
     const char q = s_[pos_++];
     std::string out;
     for (;;) {
       if (pos_ >= s_.size()) fail("unterminated string");
+      const size_t at = pos_;
       const char c = s_[pos_++];
       if (c == q) return out;
       if (c == '\n') {
@@ -177,7 +173,34 @@ class Parser {
         continue;
       }
       if (pos_ >= s_.size()) fail("unterminated string");
-      const char e = s_[pos_++];
+      const char e = s_[pos_];
+      if (e == 'u' || e == 'U') {
+        // A UTF-16 surrogate pair written as two escapes (as JSON writes characters past U+FFFF:
+        // \ud83d\ude00) is one character, U+1F600. A surrogate without its other half cannot be
+        // written as UTF-8: an input error at its escape.
+        uint32_t cp = unicode_escape();
+        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          pos_ = at;
+          fail("lone UTF-16 low surrogate " + escape_text(cp) + " (not after a high surrogate)");
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          const size_t next = pos_;
+          uint32_t low = 0;
+          if (next + 1 < s_.size() && s_[next] == '\\' && (s_[next + 1] == 'u' || s_[next + 1] == 'U')) {
+            ++pos_;
+            low = unicode_escape();
+          }
+          if (!(low >= 0xDC00 && low <= 0xDFFF)) {
+            pos_ = at;
+            fail("lone UTF-16 high surrogate " + escape_text(cp) +
+                 " (not followed by a low surrogate \\udc00-\\udfff)");
+          }
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        }
+        append_utf8(out, cp);
+        continue;
+      }
+      ++pos_;
       switch (e) {
         case 'n': out += '\n'; break;
         case 't': out += '\t'; break;
@@ -190,16 +213,16 @@ class Parser {
         case '\\': case '\'': case '"': out += e; break;
         case '\n': break;  // line continuation
         case 'x': append_utf8(out, hex(2)); break;
-        case 'u': append_utf8(out, hex(4)); break;
-        case 'U': {
-          const uint32_t cp = hex(8);
-          if (cp > 0x10FFFF) fail("\\U escape past U+10FFFF");
-          append_utf8(out, cp);
-          break;
-        }
         default: out += '\\', out += e;  // Python keeps unknown escapes as written
       }
     }
+  }
+
+  static std::string escape_text(uint32_t cp) {
+    static const char* digits = "0123456789abcdef";
+    std::string t = "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) t += digits[(cp >> shift) & 0xF];
+    return t;
   }
 
   json sequence(char close, int depth) {

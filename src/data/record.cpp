@@ -3,7 +3,9 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/data/majority.hpp"
@@ -148,6 +150,15 @@ std::vector<std::string> belief_ids_of(const json& rec, const std::vector<std::s
   return ids;
 }
 
+// The first text of `v` that an earlier one repeats, as (earlier index, index); (0, 0) when none.
+// Linear: a hostile line may list many options.
+std::pair<size_t, size_t> first_repeat(const std::vector<std::string>& v) {
+  std::unordered_map<std::string_view, size_t> seen;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (auto [it, fresh] = seen.emplace(v[i], i); !fresh) return {it->second, i};
+  return {0, 0};
+}
+
 int64_t belief_index(const Question& q, const std::string& id, const std::string& choice,
                      const char* id_field, const char* choice_field) {
   auto it = std::find(q.belief_ids.begin(), q.belief_ids.end(), id);
@@ -181,6 +192,7 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
   std::unordered_map<std::string, int64_t> question_of;
   std::string line;
   int64_t lineno = 0;
+  skip_utf8_bom(in);  // as spreadsheet programs and some editors write it
   while (std::getline(in, line)) {
     ++lineno;
     if (trim(line).empty()) continue;
@@ -188,10 +200,12 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
       const size_t badbyte = find_invalid_utf8(line);
       if (badbyte != std::string::npos)
         bad("invalid UTF-8", "invalid UTF-8 at byte " + std::to_string(badbyte + 1));
+      if (json_nesting_depth(line) > kMaxJsonDepth)
+        bad("malformed JSON", "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
       json rec;
       try {
         rec = json::parse(line);
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {  // syntax, and numbers past double's range (1e400)
         bad("malformed JSON", std::string("malformed JSON: ") + e.what());
       }
       if (!rec.is_object()) bad("malformed JSON", "the line is not a JSON object");
@@ -223,8 +237,8 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
       }
       // p* is used exactly as given when it sums to 1 within the tolerance (the authors never
       // renormalise it); a sum off by more is bad data, rescaled only with --data.renormalize.
-      if (std::fabs(sum - 1.0) > options.tolerance) {
-        if (!options.renormalize || !(sum > 0)) {
+      if (!(std::fabs(sum - 1.0) <= options.tolerance)) {
+        if (!options.renormalize || !(sum > 0) || !std::isfinite(sum)) {
           std::ostringstream os;
           os << "'probabilities' sum to " << sum << ", not 1 within " << options.tolerance
              << (sum > 0 ? " (use --data.renormalize to rescale)" : "");
@@ -256,12 +270,16 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
 
       auto found = question_of.find(q.key());
       if (found == question_of.end()) {
+        // Opinion beliefs are told apart by their texts (`{id}<{option}>`, `options_map`, the choice
+        // texts); review options are not rendered and may repeat (e.g. all "").
+        if (data.kind == DatasetKind::kOpinion)
+          if (const auto [j, i] = first_repeat(q.options); i > 0)
+            bad("duplicate options", "option '" + q.options[i] + "' is listed twice in 'options' (" +
+                                         std::to_string(j + 1) + " and " + std::to_string(i + 1) + ")");
         q.belief_ids = belief_ids_of(rec, q.options, data.kind, options.belief_ids, accept_id,
                                      accept_choice, &q.explicit_ids);
-        for (size_t i = 0; i < q.belief_ids.size(); ++i)
-          for (size_t j = 0; j < i; ++j)
-            if (q.belief_ids[i] == q.belief_ids[j])
-              bad("bad options", "belief id '" + q.belief_ids[i] + "' is given to two options");
+        if (const auto [j, i] = first_repeat(q.belief_ids); i > 0)
+          bad("bad options", "belief id '" + q.belief_ids[i] + "' is given to two options");
         q.line = lineno;
         pair.question = static_cast<int64_t>(data.questions.size());
         pair.chosen = belief_index(q, accept_id, accept_choice, "accept_choice_id", "accept_choice");
@@ -269,16 +287,21 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
         question_of.emplace(q.key(), pair.question);
         data.questions.push_back(std::move(q));
       } else {
+        // The same context, prompt and options: the same question, which must have the same p*.
         const Question& first = data.questions[found->second];
-        if (first.options != q.options || first.probabilities != q.probabilities)
+        if (first.probabilities != q.probabilities)
           bad("question disagrees with an earlier line",
-              std::string(first.options != q.options ? "'options'" : "'probabilities'") +
-                  " differ from those of the same question at line " + std::to_string(first.line));
+              "'probabilities' differ from those of the same question (context, prompt and options) "
+              "at line " + std::to_string(first.line));
         pair.question = found->second;
         pair.chosen = belief_index(first, accept_id, accept_choice, "accept_choice_id", "accept_choice");
         pair.rejected =
             belief_index(first, reject_id, reject_choice, "reject_choice_id", "reject_choice");
       }
+      if (options.rejected_own_belief && pair.chosen == pair.rejected)
+        bad("rejected belief is the chosen one",
+            "reject_choice_id '" + reject_id + "' is the accept_choice_id: a DPO pair's rejected "
+            "response carries its own belief, which must differ from the chosen one");
       for (const char* key : {"question", "style", "selections", "answers"}) {
         auto it = rec.find(key);
         if (it != rec.end() && !it->is_null()) pair.extra[key] = *it;
@@ -287,6 +310,10 @@ Dataset parse_records(std::istream& in, const std::string& name, const ReadOptio
     } catch (const BadLine& b) {
       data.skipped.skip_or_throw(options.skip_invalid, b.reason, name + ":" + std::to_string(lineno),
                                  b.message);
+    } catch (const json::exception& e) {  // any other value the checks above let through
+      data.skipped.skip_or_throw(options.skip_invalid, "bad JSON value",
+                                 name + ":" + std::to_string(lineno),
+                                 std::string("unexpected JSON value: ") + e.what());
     }
   }
   if (in.bad()) throw InputError(name + ": read error");

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/data/html.hpp"
 #include "gdpo/data/random.hpp"
 #include "gdpo/data/text.hpp"
 
@@ -24,9 +25,12 @@ int rating_of(double score) {
   return static_cast<int>(score);
 }
 
+// A review text as its author wrote it: the dumps' line breaks `<br />` become newlines, then HTML
+// character references (&quot; &#39; &amp; ...) are decoded as Python's html.unescape does (so an
+// escaped "&lt;br /&gt;" stays text).
 std::string clean_text(std::string s) {
   for (size_t at; (at = s.find("<br />")) != std::string::npos;) s.replace(at, 6, "\n");
-  return std::string(trim(s));
+  return std::string(trim(html_unescape(s)));
 }
 
 }  // namespace
@@ -41,6 +45,7 @@ std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, Ski
                             "decompress it first: gunzip -k '" + path + "'");
   in.clear();
   in.seekg(0);
+  const int first = first_non_blank(in);  // leaves `in` after a byte-order mark
   std::vector<Review> out;
   auto keep = [&](Review r, int64_t line) {
     if (r.text.empty()) {
@@ -56,17 +61,19 @@ std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, Ski
 
   std::string line;
   int64_t n = 0;
-  const int first = first_non_blank(in);
   if (first == '{') {  // JSON lines (2014/2018 dumps)
     while (std::getline(in, line)) {
       ++n;
       if (trim(line).empty()) continue;
       try {
         if (find_invalid_utf8(line) != std::string::npos) throw BadReview{"invalid UTF-8", "invalid UTF-8"};
+        if (json_nesting_depth(line) > kMaxJsonDepth)
+          throw BadReview{"malformed JSON",
+                          "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
         json j;
         try {
           j = json::parse(line);
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // syntax, and numbers past double's range (1e400)
           throw BadReview{"malformed JSON", std::string("malformed JSON: ") + e.what()};
         }
         if (!j.is_object()) throw BadReview{"malformed JSON", "the line is not a JSON object"};
@@ -77,12 +84,19 @@ std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, Ski
         Review r;
         r.movie = j["asin"].get<std::string>();
         r.rating = rating_of(j["overall"].get<double>());
+        // The texts may be absent or null (a review without text, counted); any other type is bad.
+        for (const char* key : {"reviewText", "title"})
+          if (j.contains(key) && !j[key].is_null() && !j[key].is_string())
+            throw BadReview{"wrong field type", std::string("'") + key + "' is not a string"};
         if (j.contains("reviewText") && j["reviewText"].is_string())
           r.text = clean_text(j["reviewText"].get<std::string>());
-        if (j.contains("title") && j["title"].is_string()) r.title = j["title"].get<std::string>();
+        if (j.contains("title") && j["title"].is_string())
+          r.title = std::string(trim(html_unescape(j["title"].get<std::string>())));
         keep(std::move(r), n);
       } catch (const BadReview& b) {
         fail(b, n);
+      } catch (const json::exception& e) {  // any other value the checks above let through
+        fail(BadReview{"malformed records", std::string("unexpected JSON value: ") + e.what()}, n);
       }
     }
     return out;
@@ -103,7 +117,8 @@ std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, Ski
       if (score.empty() || *end != '\0') throw BadReview{"bad ratings", "review/score '" + score + "' is not a number"};
       r.rating = rating_of(s);
       r.text = clean_text(fields["review/text"]);
-      if (fields.count("product/title")) r.title = fields["product/title"];
+      if (fields.count("product/title"))
+        r.title = std::string(trim(html_unescape(fields["product/title"])));
       keep(std::move(r), start);
     } catch (const BadReview& b) {
       fail(b, start);

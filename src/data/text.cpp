@@ -39,15 +39,67 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+bool skip_utf8_bom(std::istream& in) {
+  if (in.peek() != 0xEF) return false;
+  const std::streampos start = in.tellg();
+  char b[3] = {0, 0, 0};
+  in.read(b, 3);
+  if (in.gcount() == 3 && b[0] == '\xEF' && b[1] == '\xBB' && b[2] == '\xBF') return true;
+  in.clear();
+  in.seekg(start);
+  return false;
+}
+
 int first_non_blank(std::istream& in) {
+  in.clear();
+  in.seekg(0);
+  skip_utf8_bom(in);
+  const std::streampos start = in.tellg();
   int first = in.peek();
   while (first == ' ' || first == '\n' || first == '\r' || first == '\t') {
     in.get();
     first = in.peek();
   }
   in.clear();
-  in.seekg(0);
+  in.seekg(start);
   return first;
+}
+
+int64_t json_nesting_depth(std::string_view s) {
+  int64_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // the escaped character, whatever it is
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 }  // namespace gdpo::data

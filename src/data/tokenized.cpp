@@ -95,6 +95,11 @@ TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& t
       // The first response token is the belief id's token (the batch contract; the calibration
       // reads the belief tokens' probabilities where the response begins).
       const Question& q = data.questions[p.question];
+      if (options.mode == PairMode::kDpo && p.chosen == p.rejected)
+        throw BadPair{"rejected belief is the chosen one",
+                      "the rejected belief '" + q.belief_ids[p.rejected] +
+                          "' is the chosen one: a DPO pair's rejected response carries its own "
+                          "belief, which must differ from the chosen one"};
       const int64_t want[2] = {p.chosen, options.mode == PairMode::kGdpo ? p.chosen : p.rejected};
       for (int side = 0; side < 2; ++side) {
         const auto& v = side == 0 ? rc : rr;
@@ -168,7 +173,8 @@ std::string tokenized_fingerprint(const std::string& data_path, const tokenizer:
      << " truncation=" << o.truncation << " mode=" << mode_name(o.mode)
      << " skip_invalid=" << o.skip_invalid << " kind=" << r.kind << " belief_ids=" << r.belief_ids
      << " renormalize=" << r.renormalize << " tolerance=" << r.tolerance
-     << " read_skip_invalid=" << r.skip_invalid << " spans=authors gt_token=" << gt_token_id(tok);
+     << " read_skip_invalid=" << r.skip_invalid << " rejected_own_belief=" << r.rejected_own_belief
+     << " spans=authors gt_token=" << gt_token_id(tok) << " checks=2";  // checks: the reader's rules
   return os.str();
 }
 
@@ -442,9 +448,11 @@ TokenizedPairs load_pairs(const std::string& data_path, const tokenizer::Tokeniz
                           const TokenizeOptions& options, const ReadOptions& read,
                           const std::string& cache_dir, std::ostream* log) {
   check_options(options);
+  ReadOptions read_as = read;
+  if (options.mode == PairMode::kDpo) read_as.rejected_own_belief = true;
   std::string cache_path, fingerprint;
   if (!cache_dir.empty()) {
-    fingerprint = tokenized_fingerprint(data_path, tok, options, read);
+    fingerprint = tokenized_fingerprint(data_path, tok, options, read_as);
     cache_path = (fs::path(cache_dir) / (fs::path(data_path).filename().string() + "." +
                                          hex64(fnv1a64(fingerprint)) + ".tok"))
                      .string();
@@ -458,7 +466,7 @@ TokenizedPairs load_pairs(const std::string& data_path, const tokenizer::Tokeniz
     if (log) *log << "data: " << data_path << ": tokenizing (cache " << cache_path << ": " << why
                   << ")\n";
   }
-  TokenizedPairs t = tokenize_pairs(read_records(data_path, read), tok, options);
+  TokenizedPairs t = tokenize_pairs(read_records(data_path, read_as), tok, options);
   if (log) {
     *log << "data: " << data_path << ": " << t.pairs() << " pairs, " << t.questions() << " questions";
     if (t.skipped.total()) *log << "; " << t.skipped.summary();

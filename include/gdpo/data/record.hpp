@@ -1,6 +1,6 @@
 // Preference records in the GDPO authors' published schema (JSON lines, one pair per line), grouped
-// by question (context + prompt), with the exact text rendering the authors use for prompts and
-// responses. Readers validate every field and name the file and line of each problem.
+// by question (context + prompt + options), with the exact text rendering the authors use for prompts
+// and responses. Readers validate every field and name the file and line of each problem.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -32,7 +32,13 @@ struct Question {
   bool explicit_ids = false;            // ids came from `options_map` (written back as such)
   int64_t line = 0;                     // first line that holds the question (1-based; 0: built)
   int64_t majority() const;             // argmax p* (the first on ties)
-  std::string key() const { return context + '\x1f' + prompt; }
+  // What makes records one question: the context, the prompt and the option texts (a survey that
+  // asks one question with two option sets holds two questions).
+  std::string key() const {
+    std::string k = context + '\x1f' + prompt;
+    for (const auto& o : options) k += '\x1e' + o;
+    return k;
+  }
 };
 
 // One preference pair of a question.
@@ -66,10 +72,21 @@ struct ReadOptions {
   // a sum off by more is an InputError (file:line), or rescaled to 1 when `renormalize` is set.
   bool renormalize = false;        // rescale p* off by more than the tolerance instead of failing
   double tolerance = 1e-3;         // |sum p* - 1| accepted as given
+  // Refuse a pair whose rejected belief is its chosen one: set where the rejected response is
+  // rendered with its own belief (PairMode::kDpo; load_pairs sets it), whose pair would then compare
+  // two responses of one belief. GDPO pairs render the rejected response with the chosen belief, so
+  // equal ids are harmless there and are read as they are.
+  bool rejected_own_belief = false;
 };
 
-// Reads a JSONL file (or stream named `name`). Throws gdpo::InputError "file:line: ..." on bad input
-// unless options.skip_invalid, which counts the skipped lines per reason in Dataset::skipped.
+// Reads a JSONL file (or stream named `name`; a leading UTF-8 byte-order mark is skipped). Throws
+// gdpo::InputError "file:line: ..." on bad input unless options.skip_invalid, which counts the
+// skipped lines per reason in Dataset::skipped. A bad line is any line that is not valid UTF-8, not a
+// JSON object (malformed, a number out of double's range, nesting deeper than kMaxJsonDepth), or
+// breaks the schema: a field missing or of the wrong type, p* negative, not finite or not summing to
+// 1 (see ReadOptions), an id that is not one of the question's, opinion option texts that repeat
+// within the question, a question whose p* differs from an earlier line's, and with
+// rejected_own_belief a pair whose two ids are equal.
 Dataset read_records(const std::string& path, const ReadOptions& options = {});
 Dataset parse_records(std::istream& in, const std::string& name, const ReadOptions& options = {});
 

@@ -24,8 +24,12 @@ struct Review {
   int64_t line = 0;
 };
 
-// Reads one file (format detected: gzip is refused with a clear message, '{' starts JSON lines,
-// anything else is SNAP text). Reviews with an empty text are skipped and counted.
+// Reads one file (format detected after a UTF-8 byte-order mark, if any: gzip is refused with a clear
+// message, '{' starts JSON lines, anything else is SNAP text). Texts and titles have `<br />` turned
+// into line breaks and HTML character references decoded (html_unescape: &quot; -> "). Reviews with
+// an empty text are skipped and counted. A bad record (malformed JSON, a number past double's range,
+// nesting deeper than kMaxJsonDepth, a field of the wrong type, a rating that is not a whole 1..5) is
+// an InputError naming the file and line, or with skip_invalid skipped and counted per reason.
 std::vector<Review> read_reviews(const std::string& path, bool skip_invalid, SkipCounts& skipped);
 
 Dataset build_reviews(const std::vector<std::string>& inputs, const ReviewBuildConfig& config);

@@ -78,7 +78,8 @@ struct TokenizedPairs {
 // prompt + longer response > max_length), then the responses to max_length - prompt length. A pair
 // whose belief span or preference-span ">" (a response's last lone ">") would be cut is an InputError
 // (file:line) or, with skip_invalid, skipped and counted; a fallback span (no lone ">") is the whole
-// kept response.
+// kept response. In PairMode::kDpo a pair whose rejected belief is its chosen one is an InputError
+// (file:line) or skipped and counted: the rejected response must carry another belief.
 TokenizedPairs tokenize_pairs(const Dataset& data, const tokenizer::Tokenizer& tok,
                               const TokenizeOptions& options);
 
@@ -102,8 +103,9 @@ bool load_tokenized(const std::string& path, const std::string& fingerprint, Tok
 // records by prompt and keeps the LAST one's chosen response and p*): one pair per question, the last
 // one in file order, the questions kept in their order (first appearance). Only the chosen row (and
 // p*) is meant to be used. Note: the authors group opinion data by prompt, but their review loader
-// (get_movie_reviews) is a plain list, one SFT example per record; gdpo groups both by context +
-// prompt, so on review data with repeated prompts this keeps fewer examples than they do.
+// (get_movie_reviews) is a plain list, one SFT example per record; gdpo groups both by context,
+// prompt and options (Question::key), so on review data with repeated prompts this keeps fewer
+// examples than they do.
 TokenizedPairs last_pair_per_question(const TokenizedPairs& pairs);
 
 // The pairs of the questions `questions` (in that order), renumbered.
@@ -112,7 +114,8 @@ TokenizedPairs select_questions(const TokenizedPairs& pairs, const std::vector<i
 void append_pairs(TokenizedPairs& dst, const TokenizedPairs& src);
 
 // Reads and tokenizes `data_path`, through the cache in `cache_dir` ("" disables the cache). Prints
-// one line to `log` (if given) saying whether the cache was used or rebuilt, and why.
+// one line to `log` (if given) saying whether the cache was used or rebuilt, and why. In
+// PairMode::kDpo the file is read with ReadOptions::rejected_own_belief set.
 TokenizedPairs load_pairs(const std::string& data_path, const tokenizer::Tokenizer& tok,
                           const TokenizeOptions& options, const ReadOptions& read,
                           const std::string& cache_dir, std::ostream* log = nullptr);
