@@ -125,16 +125,17 @@ void use_model(const CausalLMPtr& model, const InspectOptions& o, std::ostream& 
   }
 }
 
+// The folder is checked exactly as loading it for training checks it (check_model_files: config
+// against the weight files' headers, then every weight scanned for NaN/Inf), so inspect refuses
+// (exit 3) what train refuses, with the same message, and describes only folders that load.
 int inspect_model_folder(const InspectOptions& o) {
-  ModelConfig config = gdpo::model::read_hf_config((fs::path(o.path) / "config.json").string());
-  auto ck = gdpo::io::SafetensorsCheckpoint::open(o.path);
+  const gdpo::model::ModelFiles files =
+      gdpo::model::check_model_files(o.path, /*scan_values=*/true);
   std::cout << "model folder:  " << o.path << "\n";
-  print_config(config, std::cout);
-  print_tensors(ck, std::cout);
-  print_memory(config.parameter_count(), std::cout);
-  if (o.wants_model())
-    use_model(gdpo::model::load_hf_model(o.path, o.dtype),
-              o, std::cout);
+  print_config(files.config, std::cout);
+  print_tensors(files.checkpoint, std::cout);
+  print_memory(files.config.parameter_count(), std::cout);
+  if (o.wants_model()) use_model(gdpo::model::load_model_files(files, o.dtype), o, std::cout);
   return gdpo::kExitOk;
 }
 

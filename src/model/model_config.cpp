@@ -1,11 +1,15 @@
 #include "gdpo/model/model_config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,38 +50,83 @@ int64_t ModelConfig::parameter_count() const {
   return total;
 }
 
-void ModelConfig::validate(const std::string& where) const {
-  auto positive = [&](int64_t v, const char* key) {
+namespace {
+
+// What each value is called in the file it came from, for messages.
+struct KeyNames {
+  const char *vocab, *positions, *hidden, *layers, *heads, *intermediate, *eps, *rotary_pct,
+      *rotary_base, *bos, *eos, *activation;
+};
+const KeyNames kIniKeys = {
+    "vocab-size",     "max-positions", "hidden-size", "layers", "heads",  "intermediate-size",
+    "layer-norm-eps", "rotary-pct",    "rotary-base", "bos-id", "eos-id", "activation"};
+const KeyNames kGpt2JsonKeys = {
+    "vocab_size",   "n_positions",        "n_embd",     "n_layer",         "n_head",
+    "n_inner",      "layer_norm_epsilon", "rotary_pct", "rotary_emb_base", "bos_token_id",
+    "eos_token_id", "activation_function"};
+const KeyNames kNeoxJsonKeys = {"vocab_size",          "max_position_embeddings",
+                                "hidden_size",         "num_hidden_layers",
+                                "num_attention_heads", "intermediate_size",
+                                "layer_norm_eps",      "rotary_pct",
+                                "rotary_emb_base",     "bos_token_id",
+                                "eos_token_id",        "hidden_act"};
+
+// ModelConfig::validate with the keys named as in the source file; UsageError.
+void check_config(const ModelConfig& c, const std::string& where, const KeyNames& k) {
+  auto in_range = [&](int64_t v, const char* key, int64_t max) {
     if (v <= 0) GDPO_THROW(UsageError, where << ": " << key << " must be positive, got " << v);
+    if (v > max)
+      GDPO_THROW(UsageError, where << ": " << key << " = " << v << " is more than the " << max
+                                   << " gdpo accepts");
   };
-  positive(vocab_size, "vocab-size");
-  positive(max_positions, "max-positions");
-  positive(hidden_size, "hidden-size");
-  positive(n_layers, "layers");
-  positive(n_heads, "heads");
-  positive(intermediate_size, "intermediate-size");
-  if (hidden_size % n_heads != 0)
-    GDPO_THROW(UsageError, where << ": hidden-size " << hidden_size
-                                 << " is not divisible by heads " << n_heads);
-  if (!(layer_norm_eps > 0)) GDPO_THROW(UsageError, where << ": layer-norm-eps must be positive");
-  if (family == Family::kGptNeox) {
-    if (!(rotary_pct >= 0 && rotary_pct <= 1))
-      GDPO_THROW(UsageError, where << ": rotary-pct must be in [0, 1], got " << rotary_pct);
-    if (rotary_dim() % 2 != 0)
-      GDPO_THROW(UsageError, where << ": the rotary dimension int(head_dim * rotary-pct) = "
-                                   << rotary_dim() << " must be even");
-    if (!(rotary_base > 0)) GDPO_THROW(UsageError, where << ": rotary-base must be positive");
+  // Each bound before anything is computed from the values (so nothing below can overflow).
+  in_range(c.vocab_size, k.vocab, kMaxVocabSize);
+  in_range(c.max_positions, k.positions, kMaxPositions);
+  in_range(c.hidden_size, k.hidden, kMaxHiddenSize);
+  in_range(c.n_layers, k.layers, kMaxLayers);
+  in_range(c.n_heads, k.heads, kMaxHiddenSize);
+  in_range(c.intermediate_size, k.intermediate, kMaxIntermediateSize);
+  if (c.hidden_size % c.n_heads != 0)
+    GDPO_THROW(UsageError, where << ": " << k.hidden << " " << c.hidden_size
+                                 << " is not divisible by " << k.heads << " " << c.n_heads);
+  if (!(c.layer_norm_eps > 0) || !std::isfinite(c.layer_norm_eps))
+    GDPO_THROW(UsageError, where << ": " << k.eps << " must be positive, got " << c.layer_norm_eps);
+  if (c.family == Family::kGptNeox) {
+    if (!(c.rotary_pct >= 0 && c.rotary_pct <= 1))
+      GDPO_THROW(UsageError,
+                 where << ": " << k.rotary_pct << " must be in [0, 1], got " << c.rotary_pct);
+    if (c.rotary_dim() % 2 != 0)
+      GDPO_THROW(UsageError, where << ": the rotary dimension int(head_dim * " << k.rotary_pct
+                                   << ") = " << c.rotary_dim() << " must be even");
+    if (!(c.rotary_base > 0) || !std::isfinite(c.rotary_base))
+      GDPO_THROW(UsageError,
+                 where << ": " << k.rotary_base << " must be positive, got " << c.rotary_base);
   }
-  for (auto [id, key] : {std::pair{bos_token_id, "bos-id"}, std::pair{eos_token_id, "eos-id"}})
-    if (id < 0 || id >= vocab_size)
+  for (auto [id, key] : {std::pair{c.bos_token_id, k.bos}, std::pair{c.eos_token_id, k.eos}})
+    if (id < 0 || id >= c.vocab_size)
       GDPO_THROW(UsageError, where << ": " << key << " " << id << " is outside the vocabulary of "
-                                   << vocab_size);
+                                   << c.vocab_size);
   static const std::set<std::string> activations = {"gelu", "gelu_new", "gelu_pytorch_tanh",
                                                     "gelu_fast", "relu"};
-  if (!activations.count(activation))
-    GDPO_THROW(UsageError, where << ": unsupported activation '" << activation
+  if (!activations.count(c.activation))
+    GDPO_THROW(UsageError, where << ": unsupported " << k.activation << " '" << c.activation
                                  << "' (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+  if (c.parameter_count() > kMaxParameters)
+    GDPO_THROW(UsageError, where << ": " << k.vocab << " " << c.vocab_size << ", " << k.hidden
+                                 << " " << c.hidden_size << ", " << k.layers << " " << c.n_layers
+                                 << ", " << k.intermediate << " " << c.intermediate_size << " make "
+                                 << c.parameter_count() << " parameters, more than the "
+                                 << kMaxParameters << " gdpo accepts");
 }
+
+// 4 x hidden (the default MLP width), or 0 when hidden is out of range (check_config refuses it).
+int64_t default_intermediate(int64_t hidden) {
+  return hidden > 0 && hidden <= kMaxHiddenSize ? 4 * hidden : 0;
+}
+
+}  // namespace
+
+void ModelConfig::validate(const std::string& where) const { check_config(*this, where, kIniKeys); }
 
 bool operator==(const ModelConfig& a, const ModelConfig& b) {
   return a.family == b.family && a.vocab_size == b.vocab_size &&
@@ -115,6 +164,9 @@ class JsonReader {
     if (!v->is_number_integer())
       GDPO_THROW(InputError, where_ << ": \"" << *keys.begin() << "\" must be an integer, got "
                                     << v->dump());
+    if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX))
+      GDPO_THROW(InputError,
+                 where_ << ": \"" << *keys.begin() << "\" = " << v->dump() << " is too large");
     return v->get<int64_t>();
   }
   double number(std::initializer_list<const char*> keys, std::optional<double> fallback) const {
@@ -151,15 +203,32 @@ class JsonReader {
   std::string where_;
 };
 
-}  // namespace
-
-ModelConfig config_from_hf_json(const std::string& json_text, const std::string& where) {
-  json j;
+// A JSON document whose objects have no duplicate keys (nlohmann would keep the last silently).
+json parse_json_unique_keys(const std::string& text, const std::string& where) {
+  std::vector<std::set<std::string>> open_objects;  // the keys seen in each open object
+  auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!open_objects.empty()) open_objects.pop_back();
+    } else if (event == json::parse_event_t::key && !open_objects.empty()) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      if (!open_objects.back().insert(key).second)
+        GDPO_THROW(InputError, where << ": key \"" << key << "\" appears twice in one object");
+    }
+    return true;
+  };
   try {
-    j = json::parse(json_text);
+    return json::parse(text, callback);
   } catch (const json::exception& e) {
     GDPO_THROW(InputError, where << ": not valid JSON: " << e.what());
   }
+}
+
+}  // namespace
+
+ModelConfig config_from_hf_json(const std::string& json_text, const std::string& where) {
+  const json j = parse_json_unique_keys(json_text, where);
   if (!j.is_object()) GDPO_THROW(InputError, where << ": not a JSON object");
   JsonReader r(j, where);
   const std::string type = r.string("model_type", "");
@@ -172,7 +241,7 @@ ModelConfig config_from_hf_json(const std::string& json_text, const std::string&
     c.hidden_size = r.integer({"n_embd"}, 768);
     c.n_layers = r.integer({"n_layer"}, 12);
     c.n_heads = r.integer({"n_head"}, 12);
-    c.intermediate_size = r.integer({"n_inner"}, 4 * c.hidden_size);
+    c.intermediate_size = r.integer({"n_inner"}, default_intermediate(c.hidden_size));
     c.layer_norm_eps = r.number({"layer_norm_epsilon"}, 1e-5);
     c.activation = r.string("activation_function", "gelu_new");
     c.tie_word_embeddings = r.boolean("tie_word_embeddings", true);
@@ -193,7 +262,7 @@ ModelConfig config_from_hf_json(const std::string& json_text, const std::string&
     c.hidden_size = r.integer({"hidden_size"}, std::nullopt);
     c.n_layers = r.integer({"num_hidden_layers"}, std::nullopt);
     c.n_heads = r.integer({"num_attention_heads"}, std::nullopt);
-    c.intermediate_size = r.integer({"intermediate_size"}, 4 * c.hidden_size);
+    c.intermediate_size = r.integer({"intermediate_size"}, default_intermediate(c.hidden_size));
     c.layer_norm_eps = r.number({"layer_norm_eps"}, 1e-5);
     c.rotary_pct = r.number({"rotary_pct", "partial_rotary_factor"},
                             rr.number({"partial_rotary_factor"}, 0.25));
@@ -218,7 +287,7 @@ ModelConfig config_from_hf_json(const std::string& json_text, const std::string&
                                  << "' is not supported (expected gpt2 or gpt_neox)");
   }
   try {
-    c.validate(where);
+    check_config(c, where, c.family == Family::kGpt2 ? kGpt2JsonKeys : kNeoxJsonKeys);
   } catch (const UsageError& e) {
     throw InputError(e.what());
   }
@@ -226,11 +295,38 @@ ModelConfig config_from_hf_json(const std::string& json_text, const std::string&
 }
 
 ModelConfig read_hf_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) GDPO_THROW(InputError, "cannot read model config '" << path << "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return config_from_hf_json(ss.str(), path);
+  // A regular file only: stat before open (a FIFO's open() waits for a writer forever), O_NONBLOCK
+  // and fstat after it in case the path changed in between; and a bounded size.
+  const std::string where = "model config '" + path + "'";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    GDPO_THROW(InputError, "cannot read " << where << ": " << std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) GDPO_THROW(InputError, where << " is not a regular file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) GDPO_THROW(InputError, "cannot read " << where << ": " << std::strerror(errno));
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    GDPO_THROW(InputError, where << " is not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigJsonBytes) {
+    ::close(fd);
+    GDPO_THROW(InputError, where << " has " << st.st_size << " bytes, more than the "
+                                 << kMaxConfigJsonBytes << " a config.json may have");
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t got = ::read(fd, text.data() + done, text.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const std::string why = got < 0 ? std::strerror(errno) : "the file shrank while being read";
+      ::close(fd);
+      GDPO_THROW(InputError, "cannot read " << where << ": " << why);
+    }
+    done += static_cast<size_t>(got);
+  }
+  ::close(fd);
+  return config_from_hf_json(text, path);
 }
 
 std::string hf_config_json(const ModelConfig& c) {
@@ -365,7 +461,7 @@ ModelConfig read_config_ini(const std::string& path) {
     c.n_layers = integer("layers", 0);
     c.n_heads = integer("heads", 0);
     const int64_t intermediate = integer("intermediate-size", 0);
-    c.intermediate_size = intermediate > 0 ? intermediate : 4 * c.hidden_size;
+    c.intermediate_size = intermediate > 0 ? intermediate : default_intermediate(c.hidden_size);
     c.layer_norm_eps = number("layer-norm-eps", c.layer_norm_eps);
     c.rotary_pct = number("rotary-pct", c.rotary_pct);
     c.rotary_base = number("rotary-base", c.rotary_base);
@@ -374,8 +470,9 @@ ModelConfig read_config_ini(const std::string& path) {
     const io::IniEntry* tie = model->find("tie-word-embeddings");
     c.tie_word_embeddings = tie ? ini.boolean(*tie) : gpt2;
     const int64_t bos = integer("bos-id", -1), eos = integer("eos-id", -1);
-    c.bos_token_id = bos >= 0 ? bos : (gpt2 ? c.vocab_size - 1 : 0);
-    c.eos_token_id = eos >= 0 ? eos : (gpt2 ? c.vocab_size - 1 : 0);
+    const int64_t last_id = c.vocab_size > 0 ? c.vocab_size - 1 : 0;
+    c.bos_token_id = bos >= 0 ? bos : (gpt2 ? last_id : 0);
+    c.eos_token_id = eos >= 0 ? eos : (gpt2 ? last_id : 0);
     const io::IniEntry* activation = model->find("activation");
     c.activation = activation && !activation->value.empty() ? activation->value
                                                             : (gpt2 ? "gelu_new" : "gelu");

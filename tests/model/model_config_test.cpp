@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <limits>
+#include <map>
 
 #include "gdpo/core/error.hpp"
 #include "support/test_support.hpp"
@@ -214,6 +216,61 @@ TEST(ModelConfig, HfJsonErrorsAreInputErrors) {
                InputError);  // hidden_size missing
   EXPECT_THROW(config_from_hf_json(R"({"model_type": "gpt2", "n_embd": 10, "n_head": 3})", "c.json"),
                InputError);  // not divisible
+}
+
+// A preset or INI config (random init, no files) is bounded like a config.json: each size past its
+// bound, or not positive, is a UsageError naming the file and the key, before anything is
+// allocated.
+TEST(ModelConfig, IniSizesOutOfRangeNameTheKey) {
+  const std::vector<std::pair<std::string, int64_t>> keys = {
+      {"vocab-size", kMaxVocabSize},   {"max-positions", kMaxPositions},
+      {"hidden-size", kMaxHiddenSize}, {"layers", kMaxLayers},
+      {"heads", kMaxHiddenSize},       {"intermediate-size", kMaxIntermediateSize}};
+  const std::map<std::string, std::string> base = {{"vocab-size", "11"},
+                                                   {"max-positions", "8"},
+                                                   {"hidden-size", "8"},
+                                                   {"layers", "1"},
+                                                   {"heads", "2"}};
+  for (const auto& [key, max] : keys) {
+    std::vector<int64_t> values = {max + 1, 2 * max, int64_t{1} << 40,
+                                   std::numeric_limits<int64_t>::max()};
+    if (key != "intermediate-size")  // (0 or less: the default, 4 x hidden-size)
+      for (int64_t v : {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()})
+        values.push_back(v);
+    for (int64_t v : values) {
+      auto fields = base;
+      fields[key] = std::to_string(v);
+      std::string text = "[model]\nfamily = gpt2\n";
+      for (const auto& [k, value] : fields) text += k + " = " + value + "\n";
+      const std::string message = usage_error_of(text);
+      EXPECT_NE(message.find(key), std::string::npos) << key << " = " << v << ": " << message;
+    }
+  }
+  // Each size within its bound, but together more parameters than gdpo accepts.
+  const std::string message = usage_error_of(
+      "[model]\nfamily = gpt_neox\nvocab-size = 4194304\nmax-positions = 8\nhidden-size = 65536\n"
+      "layers = 2\nheads = 2\n");
+  EXPECT_NE(message.find("parameters, more than"), std::string::npos) << message;
+}
+
+TEST(ModelConfig, HfJsonSizesOutOfRangeNameTheKey) {
+  for (const std::string key : {"vocab_size", "n_positions", "n_embd", "n_layer", "n_head",
+                                "n_inner", "bos_token_id", "eos_token_id"})
+    for (const std::string value : {"0", "-1", "4194305000", "1099511627776", "9223372036854775807",
+                                    "18446744073709551615"}) {
+      const std::string text =
+          std::string(R"({"model_type": "gpt2", ")") + key + "\": " + value + "}";
+      try {
+        config_from_hf_json(text, "dir/config.json");
+        if (!((key == "bos_token_id" || key == "eos_token_id") && value == "0"))
+          ADD_FAILURE() << key << " = " << value << " accepted";
+      } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("dir/config.json"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+      }
+    }
+  EXPECT_THROW(config_from_hf_json(R"({"model_type": "gpt2", "n_layer": 2, "n_layer": 3})", "c"),
+               InputError);
 }
 
 }  // namespace

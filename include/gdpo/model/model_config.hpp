@@ -10,6 +10,16 @@ namespace gdpo::model {
 
 enum class Family { kGpt2, kGptNeox };
 
+// Upper bounds on a config's sizes, far above every GPT-2 and Pythia model (the largest real
+// vocabularies are ~256k, widths 16k, depths ~100), so that a config from a stranger is refused
+// with a message naming the key before gdpo allocates anything for it.
+constexpr int64_t kMaxVocabSize = int64_t{1} << 22;   // 4,194,304 token ids
+constexpr int64_t kMaxPositions = int64_t{1} << 20;   // 1,048,576 positions
+constexpr int64_t kMaxHiddenSize = int64_t{1} << 16;  // 65,536
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxIntermediateSize = int64_t{1} << 20;  // 1,048,576
+constexpr int64_t kMaxParameters = 100000000000;            // 100 billion parameters in all
+
 // "gpt2" / "gpt_neox"; parse_family throws UsageError naming `where` for anything else.
 std::string family_name(Family family);
 Family parse_family(const std::string& name, const std::string& where);
@@ -35,18 +45,23 @@ struct ModelConfig {
   int64_t head_dim() const { return hidden_size / n_heads; }
   // int(head_dim * rotary_pct), as Hugging Face computes it.
   int64_t rotary_dim() const;
-  // Trainable parameters (tied weights counted once).
+  // Trainable parameters (tied weights counted once). Cannot overflow once validate() passed.
   int64_t parameter_count() const;
-  // Throws UsageError naming `where` when a value is out of range or inconsistent.
+  // Throws UsageError naming `where` and the (INI) key when a value is out of range (including the
+  // kMax* bounds above) or inconsistent.
   void validate(const std::string& where) const;
 };
 
 bool operator==(const ModelConfig& a, const ModelConfig& b);  // ignores `name`
 
 // From the text of a Hugging Face config.json (model_type "gpt2" or "gpt_neox"); `where` names the
-// file in errors (InputError).
+// file in errors (InputError naming the file and the JSON key: a wrong type, a duplicate key, a
+// value out of range or past the kMax* bounds).
 ModelConfig config_from_hf_json(const std::string& json_text, const std::string& where);
+// The same from a file, which must be a regular file (a FIFO is refused, not waited on) of at most
+// kMaxConfigJsonBytes.
 ModelConfig read_hf_config(const std::string& config_json_path);
+constexpr uint64_t kMaxConfigJsonBytes = uint64_t{16} << 20;
 // A config.json for transformers: model_type, architectures and the family's keys.
 std::string hf_config_json(const ModelConfig& config);
 
