@@ -1,8 +1,5 @@
 #include "gdpo/model/model_config.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +14,7 @@
 #include <sstream>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/regular_file.hpp"
 #include "gdpo/core/format.hpp"
 #include "gdpo/io/ini_file.hpp"
 
@@ -295,37 +293,8 @@ ModelConfig config_from_hf_json(const std::string& json_text, const std::string&
 }
 
 ModelConfig read_hf_config(const std::string& path) {
-  // A regular file only: stat before open (a FIFO's open() waits for a writer forever), O_NONBLOCK
-  // and fstat after it in case the path changed in between; and a bounded size.
   const std::string where = "model config '" + path + "'";
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    GDPO_THROW(InputError, "cannot read " << where << ": " << std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) GDPO_THROW(InputError, where << " is not a regular file");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) GDPO_THROW(InputError, "cannot read " << where << ": " << std::strerror(errno));
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    GDPO_THROW(InputError, where << " is not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxConfigJsonBytes) {
-    ::close(fd);
-    GDPO_THROW(InputError, where << " has " << st.st_size << " bytes, more than the "
-                                 << kMaxConfigJsonBytes << " a config.json may have");
-  }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t got = ::read(fd, text.data() + done, text.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      const std::string why = got < 0 ? std::strerror(errno) : "the file shrank while being read";
-      ::close(fd);
-      GDPO_THROW(InputError, "cannot read " << where << ": " << why);
-    }
-    done += static_cast<size_t>(got);
-  }
-  ::close(fd);
+  const std::string text = read_regular_file(path, where, kMaxConfigJsonBytes);
   return config_from_hf_json(text, path);
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/core/regular_file.hpp"
 #include "gdpo/tokenizer/byte_level.hpp"
 
 namespace gdpo::tokenizer {
@@ -48,41 +49,10 @@ std::string brief(const json& value) {
   return shorten(value.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-const char* kind_of(const fs::file_status& status) {
-  switch (status.type()) {
-    case fs::file_type::directory: return "a directory";
-    case fs::file_type::fifo: return "a FIFO (named pipe)";
-    case fs::file_type::socket: return "a socket";
-    case fs::file_type::character: return "a character device";
-    case fs::file_type::block: return "a block device";
-    default: return "not a plain file";
-  }
-}
-
 // The whole of a tokenizer file. It must be a regular file (stat first: opening a FIFO would wait for
 // a writer forever, and /dev/zero never ends) of at most kMaxFileBytes.
 std::string read_text(const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status))
-    GDPO_THROW(InputError, "cannot read tokenizer file '"
-                               << path << "': "
-                               << (ec ? ec.message() : std::string("no such file or directory")));
-  if (!fs::is_regular_file(status))
-    GDPO_THROW(InputError, "tokenizer file '" << path << "' is " << kind_of(status)
-                                              << ", not a regular file");
-  const uintmax_t size = fs::file_size(path, ec);
-  if (!ec && size > kMaxFileBytes)
-    GDPO_THROW(InputError, "tokenizer file '" << path << "' has " << size
-                                              << " bytes: too large for a tokenizer file (at most "
-                                              << kMaxFileBytes << ")");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) GDPO_THROW(InputError, "cannot read tokenizer file '" << path << "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad() || text.tellp() > static_cast<std::streamoff>(kMaxFileBytes))
-    GDPO_THROW(InputError, "error reading tokenizer file '" << path << "'");
-  return text.str();
+  return read_regular_file(path, "tokenizer file '" + path + "'", kMaxFileBytes);
 }
 
 // The last object key the parser read before it failed on `text` ("" when none): where a number
