@@ -63,7 +63,7 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
   for (auto& p : params_) p.mutable_grad().reset();
   MetricAccumulator acc;
   int64_t tokens = 0;
-  int64_t non_finite_loss = 0;
+  torch::Tensor losses_finite;  // every micro-batch's loss finite: on the device, read once a step
   for (int64_t a = 0; a < accum; ++a) {
     auto mb = accum == 1 ? batch.to(device) : batch.slice(a * micro, (a + 1) * micro).to(device);
     auto ref = reference ? reference(mb) : loss::ReferenceLogprobs();
@@ -78,7 +78,8 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
     auto input = phases ? hidden.detach().requires_grad_(true) : hidden;
     auto out = loss::compute_objective(loss_, input, policy_.output_weight(), mb, ref);
     acc.add(out.metrics, micro);
-    if (!std::isfinite(out.loss.item<double>())) non_finite_loss = 1;
+    const auto finite = torch::isfinite(out.loss.detach());
+    losses_finite = losses_finite.defined() ? losses_finite.logical_and(finite) : finite;
     clock.lap(&ph.objective);
     (out.loss / static_cast<double>(accum)).backward();
     clock.lap(&ph.objective_backward);
@@ -92,6 +93,7 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
   clock.lap(&ph.gradient_sync);
   const double grad_norm = clip_gradients(params_, train_.max_grad_norm);  // the same on every rank
   clock.lap(&ph.clip);
+  const int64_t non_finite_loss = losses_finite.item<bool>() ? 0 : 1;
   if (comm_->all_reduce(non_finite_loss, dist::ReduceOp::Max) != 0 || !std::isfinite(grad_norm)) {
     for (auto& p : params_) p.mutable_grad().reset();
     throw NonFiniteError("step " + std::to_string(step + 1) + ": the " +
