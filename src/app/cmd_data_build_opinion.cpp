@@ -24,6 +24,8 @@ int cmd_data_build_opinion(const Args& args) {
       .add("belief-ids", &c.belief_ids, "positional ids: index0 | letters")
       .add("answers", &c.answers, "JSONL answer texts {question, option|belief, text|texts}; "
                                   "empty: built-in templates")
+      .add("tolerance", &c.tolerance,
+           "allowed |sum of the country's values - 1| (within it p* is rescaled to sum to 1)")
       .add("pairs-per-question", &c.pairs_per_question, "pairs built per question")
       .flag("skip-invalid", &skip_invalid, "skip bad rows (counted) instead of failing");
   set.positional("data.input", 1);

@@ -1,4 +1,5 @@
 // `gdpo data stats`: the paper's Table 1 statistics of JSONL files, per dataset and split.
+#include <algorithm>
 #include <iostream>
 #include <map>
 
@@ -19,8 +20,12 @@ int cmd_data_stats(const Args& args) {
   ReadOptions read;
   std::array<double, 3> ratios = {0.8, 0.1, 0.1};
   int64_t seed = 0;
+  PairMode mode = PairMode::kGdpo;
   set.group("data").add("files", &files, "JSONL files");
   bind_read(set, read);
+  set.group("data").choice("mode", &mode, {{"gdpo", PairMode::kGdpo}, {"dpo", PairMode::kDpo}},
+                           "the pairs' use: dpo refuses a pair whose reject_choice_id is its "
+                           "accept_choice_id (as `train --loss.type dpo` does); gdpo counts them");
   bind_split(set, ratios, "ratios for files without a split in their name");
   set.group("data").add("seed", &seed, "seed of that split");
   set.positional("data.files", -1);
@@ -28,12 +33,19 @@ int cmd_data_stats(const Args& args) {
   if (files.empty()) GDPO_THROW(UsageError, "gdpo data stats: give JSONL files");
   std::vector<DatasetStats> rows;
   std::map<std::string, size_t> row_of;
+  read.rejected_own_belief = mode == PairMode::kDpo;
   for (const auto& f : files) {
     const auto [name, split] = dataset_name_and_split(f);
     auto it = row_of.emplace(name, rows.size()).first;
     if (it->second == rows.size()) rows.push_back(DatasetStats{name});
     const Dataset data = read_records(f, read);
     if (data.skipped.total()) std::cerr << f << ": " << data.skipped.summary() << "\n";
+    const auto same = std::count_if(data.pairs.begin(), data.pairs.end(),
+                                    [](const Pair& p) { return p.chosen == p.rejected; });
+    if (same > 0)
+      std::cerr << f << ": " << same << " of " << data.pairs.size()
+                << " pairs reject the chosen belief (usable for GDPO, cDPO and SFT; refused by "
+                   "--data.mode dpo and by train --loss.type dpo)\n";
     if (split >= 0) {
       accumulate_stats(rows[it->second], data, split);
     } else {

@@ -77,6 +77,7 @@ OptionSet::Group& OptionSet::Group::flag(const std::string& key, bool* target,
           ->implicit_value(true, "true"),
       help.c_str());
   owner_->add_entry(name_, name, [target] { return option_value_text(*target); });
+  owner_->flags_.insert(name);
   return *this;
 }
 
@@ -106,8 +107,17 @@ bool OptionSet::parse(const std::vector<std::string>& args) {
   for (auto& [name, desc] : groups_) all.add(*desc);
   const std::string hint = " (see '" + program_ + " --help')";
 
+  // Boost gives a flag the next token as its value whatever it is (`--data.skip-invalid FILE`
+  // would make FILE the flag's argument): only a boolean word is a flag's separate value.
+  static const std::set<std::string> kBoolWords = {"true", "false", "on",  "off",
+                                                   "yes",  "no",    "1",   "0"};
+  std::vector<std::string> line = args;
+  for (size_t i = 0; i + 1 < line.size(); ++i)
+    if (line[i].rfind("--", 0) == 0 && flags_.count(line[i].substr(2)) &&
+        !kBoolWords.count(line[i + 1]))
+      line[i] += "=true";
   try {
-    po::store(po::command_line_parser(args).options(all).positional(positional_).run(), vm_);
+    po::store(po::command_line_parser(line).options(all).positional(positional_).run(), vm_);
   } catch (const po::error& e) {
     throw UsageError(program_ + ": " + e.what() + hint);
   }

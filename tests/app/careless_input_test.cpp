@@ -7,6 +7,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <regex>
 
 #include "app/train_fixture.hpp"
@@ -185,6 +188,106 @@ TEST(CarelessInput, ANonFiniteStepStopsTheRunAndKeepsTheLastGoodCheckpoint) {
       EXPECT_TRUE(std::isfinite(io::H5File::open_read(checkpoint).double_attr("/", "best_metric")))
           << checkpoint;
     }
+  }
+}
+
+// A JSONL record of a question with k options "o0".."o{k-1}" (uniform p*), chosen `a`, rejected `r`.
+std::string k_record(size_t k, size_t a, size_t r) {
+  nlohmann::ordered_json j;
+  std::vector<std::string> opts;
+  for (size_t i = 0; i < k; ++i) opts.push_back("o" + std::to_string(i));
+  j["prompt"] = "Q" + std::to_string(k) + "?";
+  j["options"] = opts;
+  j["probabilities"] = std::vector<double>(k, 1.0 / static_cast<double>(k));
+  j["accept_choice_id"] = a;
+  j["accept_choice"] = opts[a];
+  j["accept_response"] = " because " + opts[a];
+  j["reject_choice_id"] = r;
+  j["reject_choice"] = opts[r];
+  j["reject_response"] = " because " + opts[r];
+  return j.dump();
+}
+
+// `data stats` reads pairs for either use: with --data.mode dpo a pair whose rejected belief is the
+// chosen one is refused (exit 3, file:line) or skipped with --data.skip-invalid, as `train --loss.type
+// dpo` refuses it; by default such pairs are counted on stderr and the table is printed.
+TEST(CarelessInput, DataStatsRefusesEqualBeliefsForDpoAndCountsThemOtherwise) {
+  TempDir dir;
+  int n = 0;
+  for (size_t k = 2; k <= 4; ++k)
+    for (size_t b = 0; b < k; ++b)
+      for (size_t line = 1; line <= 3; ++line) {
+        std::string text;
+        for (size_t i = 1; i <= 3; ++i) text += (i == line ? k_record(k, b, b) : k_record(k, 0, 1)) + "\n";
+        const std::string file = dir.file("pairs_train.jsonl");
+        write_file(file, text);
+        SCOPED_TRACE(text);
+        auto dpo = run_app("data stats --data.mode dpo '" + file + "'");
+        EXPECT_EQ(dpo.exit_code, 3) << dpo.output;
+        EXPECT_NE(dpo.output.find(file + ":" + std::to_string(line) + ": "), std::string::npos)
+            << dpo.output;
+        auto skip = run_app("data stats --data.mode dpo --data.skip-invalid '" + file + "'");
+        EXPECT_EQ(skip.exit_code, 0) << skip.output;
+        EXPECT_NE(skip.output.find("rejected belief is the chosen one"), std::string::npos)
+            << skip.output;
+        auto gdpo = run_app("data stats '" + file + "'");
+        EXPECT_EQ(gdpo.exit_code, 0) << gdpo.output;
+        EXPECT_NE(gdpo.output.find(file + ": 1 of 3 pairs reject the chosen belief"),
+                  std::string::npos)
+            << gdpo.output;
+        auto train = run_app(train_args(file, dir.file("run"), "--loss.type dpo --train.max-steps 1"));
+        EXPECT_EQ(train.exit_code, 3) << train.output;
+        EXPECT_NE(train.output.find(file + ":" + std::to_string(line) + ": "), std::string::npos)
+            << train.output;
+        ++n;
+      }
+  EXPECT_EQ(n, 3 * (2 + 3 + 4));
+}
+
+// A Global Opinion QA row whose k values sum to `sum`.
+std::string goqa_csv(size_t k, double sum) {
+  std::ostringstream os;
+  os << std::setprecision(17)
+     << "question,selections,options,source\n\"Q?\",\"defaultdict(<class 'list'>, {'United States': [";
+  for (size_t i = 0; i < k; ++i) os << (i ? ", " : "") << sum / static_cast<double>(k);
+  os << "]})\",\"[";
+  for (size_t i = 0; i < k; ++i) os << (i ? ", " : "") << "'opt" << i << "'";
+  os << "]\",GAS\n";
+  return os.str();
+}
+
+// `data build-opinion --data.tolerance` bounds |sum - 1| of a country's values: within it the row is
+// rescaled, beyond it the row is refused naming the CSV line (exit 3); a negative or non-finite
+// tolerance is a usage error naming the option.
+TEST(CarelessInput, BuildOpinionTakesItsSumToleranceAsAnOption) {
+  TempDir dir;
+  const std::string csv = dir.file("goqa.csv"), out = dir.file("out.jsonl");
+  int n = 0;
+  for (size_t k : {2u, 4u, 7u})
+    for (double off : {0.01, 0.04, 0.1, 0.3, 0.6})
+      for (double sign : {-1.0, 1.0})
+        for (double tolerance : {0.0, 0.02, 0.05, 0.2, 0.5}) {
+          write_file(csv, goqa_csv(k, 1 + sign * off));
+          const std::string args = "data build-opinion '" + csv + "' --data.output '" + out +
+                                   "' --data.tolerance " + std::to_string(tolerance);
+          SCOPED_TRACE(args + " sum " + std::to_string(1 + sign * off));
+          auto r = run_app(args);
+          if (off <= tolerance) {
+            EXPECT_EQ(r.exit_code, 0) << r.output;
+          } else {
+            EXPECT_EQ(r.exit_code, 3) << r.output;
+            EXPECT_NE(r.output.find(csv + ":2"), std::string::npos) << r.output;
+            EXPECT_NE(r.output.find("not 1 within"), std::string::npos) << r.output;
+          }
+          ++n;
+        }
+  EXPECT_EQ(n, 3 * 5 * 2 * 5);
+  write_file(csv, goqa_csv(3, 1));
+  for (const char* bad : {"-0.1", "nan", "inf"}) {
+    auto r = run_app("data build-opinion '" + csv + "' --data.output '" + out +
+                     "' --data.tolerance " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find("--data.tolerance"), std::string::npos) << r.output;
   }
 }
 

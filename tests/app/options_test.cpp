@@ -191,5 +191,41 @@ TEST(Options, HelpListsEveryOptionWithItsDefault) {
   EXPECT_NE(help.find("gpt2"), std::string::npos);
 }
 
+// A flag takes a separate value only when it is a boolean word; anything else after it (a file
+// name, another option) is left alone, so `--train.bf16 FILE` keeps FILE positional.
+TEST(Options, AFlagTakesOnlyABooleanWordAsItsSeparateValue) {
+  struct Case {
+    std::vector<std::string> args;
+    bool bf16;
+    std::vector<std::string> files;
+  };
+  const std::vector<Case> cases = {
+      {{"--train.bf16"}, true, {}},
+      {{"--train.bf16", "a.jsonl"}, true, {"a.jsonl"}},
+      {{"--train.bf16", "a.jsonl", "b.jsonl"}, true, {"a.jsonl", "b.jsonl"}},
+      {{"a.jsonl", "--train.bf16", "b.jsonl"}, true, {"a.jsonl", "b.jsonl"}},
+      {{"--train.bf16", "false", "a.jsonl"}, false, {"a.jsonl"}},
+      {{"--train.bf16", "off"}, false, {}},
+      {{"--train.bf16", "no", "a.jsonl"}, false, {"a.jsonl"}},
+      {{"--train.bf16", "0"}, false, {}},
+      {{"--train.bf16", "yes"}, true, {}},
+      {{"--train.bf16=false", "a.jsonl"}, false, {"a.jsonl"}},
+      {{"--train.bf16", "--model.name", "x"}, true, {}},
+  };
+  for (const auto& c : cases) {
+    OptionSet set("gdpo t", "test");
+    Opts o;
+    std::vector<std::string> files;
+    bind(set, o);
+    set.group("data").add("files", &files, "files");
+    set.positional("data.files", -1);
+    ASSERT_TRUE(set.parse(c.args));
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    EXPECT_EQ(o.bf16, c.bf16) << joined;
+    EXPECT_EQ(files, c.files) << joined;
+  }
+}
+
 }  // namespace
 }  // namespace gdpo::app

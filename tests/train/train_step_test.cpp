@@ -219,5 +219,37 @@ TEST(TrainStep, AStepThatDoesNotSplitIntoMicroBatchesIsAnError) {
   EXPECT_THROW(step.run(f.batch, 0, f.source()), Error);
 }
 
+// A loss that is infinite while its gradient is finite: a reference log-prob of -inf on every
+// rejected row makes each margin (pi_c - ref_c) - (pi_r - ref_r) = -inf, so the loss
+// -logsigmoid(beta * margin) = inf while its derivative, -beta * sigmoid(-beta * margin) = -beta, is
+// finite. The step still stops before the update, naming the loss, and leaves the weights alone.
+TEST(TrainStep, AnInfiniteLossWithAFiniteGradientStopsBeforeTheUpdate) {
+  for (const auto type : {loss::LossType::kGdpo, loss::LossType::kDpo, loss::LossType::kCdpo}) {
+    for (int64_t accum : {1, 2}) {
+      StepFixture f;
+      f.loss.type = type;
+      f.train.grad_accum = accum;
+      const int64_t B = f.batch.pairs();
+      using torch::indexing::Slice;
+      f.reference.after_belief.index_put_({Slice(B, 2 * B)}, -INFINITY);
+      f.reference.response.index_put_({Slice(B, 2 * B)}, -INFINITY);
+      const auto before = f.weights();
+      TrainStep step(*f.policy, f.train, f.loss, f.comm);
+      try {
+        step.run(f.batch, 4, f.source());
+        ADD_FAILURE() << "no NonFiniteError";
+      } catch (const NonFiniteError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("step 5: the loss is not finite"), std::string::npos) << what;
+      }
+      EXPECT_EQ(max_difference(before, f.weights()), 0.0);
+      EXPECT_EQ(step.optimizer().steps(), 0);
+      // The gradient really is finite: this is the loss-only path.
+      for (const auto& p : step.parameters())
+        if (p.grad().defined()) EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gdpo::train

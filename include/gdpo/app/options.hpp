@@ -8,8 +8,9 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <type_traits>
+#include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -32,7 +33,9 @@ class OptionSet {
     // An option that must be given (no default).
     template <class T>
     Group& required(const std::string& key, T* target, const std::string& help);
-    // A boolean option: `--g.key` alone means true; `--g.key=false` and `key = false` in INI work too.
+    // A boolean option: `--g.key` alone means true; `--g.key=false`, `--g.key false` and
+    // `key = false` in INI work too. A token after `--g.key` that is not a boolean word
+    // (true/false, on/off, yes/no, 1/0) is not its value: `--g.key FILE` leaves FILE positional.
     Group& flag(const std::string& key, bool* target, const std::string& help);
     // An enum option given by name: `choices` maps each accepted text to its value; anything else
     // is a UsageError listing them. The help and the effective configuration show the name.
@@ -106,6 +109,7 @@ class OptionSet {
   std::vector<std::function<void()>> checks_;
   std::deque<std::string> parsed_texts_;  // the bound text of each parsed option (stable addresses)
   std::vector<std::string> config_files_;
+  std::set<std::string> flags_;  // full names of the flag() options
   po::variables_map vm_;
 };
 
