@@ -12,6 +12,7 @@
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/core/log.hpp"
+#include "gdpo/core/run_context.hpp"
 
 namespace gdpo::app {
 
@@ -60,6 +61,9 @@ void CommonOptions::apply(int local_size) const {
             " rank(s) on a node of ", std::thread::hardware_concurrency(),
             " CPUs; rank 0's affinity: ", bound, " CPU(s)",
             n > bound && bound > 0 ? " (fewer than its threads: oversubscribed)" : "");
+  const std::string slurm = slurm_context([](const char* name) { return std::getenv(name); },
+                                          {log::rank(), log::world_size(), local_size});
+  if (!slurm.empty()) log::info(slurm);
 }
 
 }  // namespace gdpo::app

@@ -18,7 +18,8 @@ struct CommonOptions {
   // own) to one count for a rank sharing the node with `local_size` ranks: --dist.threads, else
   // OMP_NUM_THREADS, else the node's cores / local_size. The count never depends on the launcher's
   // CPU binding (OpenBLAS would size its pool from the affinity mask), so bound mpiexec, unbound
-  // mpiexec and srun compute the same sums in the same order. Logs the layout (rank 0).
+  // mpiexec and srun compute the same sums in the same order. Logs the layout (rank 0), and under
+  // Slurm the job, array task, restart count, step and rank layout (core/run_context.hpp).
   void apply(int local_size) const;
 };
 

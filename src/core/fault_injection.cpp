@@ -29,7 +29,9 @@ const Plan& plan() {
       throw UsageError("GDPO_FAULT_INJECT: bad count in '" + s + "'");
     }
     for (const char* known : {"kill-during-checkpoint", "kill-before-rename", "sigterm-after-step",
-                              "sigusr1-during-reference", "kill-after-chunk"})
+                              "sigusr1-during-reference", "kill-after-chunk",
+                              "sigusr1-after-setup", "sigusr1-after-batch", "sigusr1-after-chunk",
+                              "sigusr1-during-evaluate"})
       if (out.kind == known) return out;
     throw UsageError("GDPO_FAULT_INJECT: unknown fault '" + out.kind + "'");
   }();
@@ -65,6 +67,22 @@ void on_reference_batch() {
 void on_generation_chunk() {
   static int64_t calls = 0;
   if (nth("kill-after-chunk", calls)) std::raise(SIGKILL);
+  if (nth("sigusr1-after-chunk", calls)) std::raise(SIGUSR1);  // one plan: one of them counts
+}
+
+void on_generation_batch() {
+  static int64_t calls = 0;
+  if (nth("sigusr1-after-batch", calls)) std::raise(SIGUSR1);
+}
+
+void on_setup_done() {
+  static int64_t calls = 0;
+  if (nth("sigusr1-after-setup", calls)) std::raise(SIGUSR1);
+}
+
+void on_belief_batch() {
+  static int64_t calls = 0;
+  if (nth("sigusr1-during-evaluate", calls)) std::raise(SIGUSR1);
 }
 
 }  // namespace gdpo::fault

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "gdpo/core/fault_injection.hpp"
 #include "gdpo/loss/belief_distribution.hpp"
+#include "gdpo/train/stop_signal.hpp"
 
 namespace gdpo::eval {
 
@@ -16,8 +18,8 @@ torch::Tensor belief_probabilities(model::CausalLM& model, const std::vector<Tes
   torch::Tensor out = torch::zeros({R, k_max}, torch::kFloat64);
   std::vector<int64_t> mine;
   for (int64_t r = comm.rank(); r < R; r += comm.world_size()) mine.push_back(r);
-  for (size_t b = 0; b < mine.size(); b += batch_size) {
-    const size_t e = std::min(mine.size(), b + static_cast<size_t>(batch_size));
+  // Rows mine[b, e): one left-padded forward, their distributions into `out`.
+  auto forward = [&](size_t b, size_t e) {
     const auto B = static_cast<int64_t>(e - b);
     int64_t P = 0;
     for (size_t i = b; i < e; ++i) P = std::max<int64_t>(P, rows[mine[i]].prompt_ids.size());
@@ -41,6 +43,17 @@ torch::Tensor belief_probabilities(model::CausalLM& model, const std::vector<Tes
     const torch::Tensor logps = logits.log_softmax(-1).cpu().gather(1, tokens);  // [B, Kmax]
     const auto dist = loss::belief_distribution(logps, target, valid);
     for (int64_t i = 0; i < B; ++i) out[mine[b + i]].copy_(dist.probs[i]);
+  };
+  const int64_t per_rank = (R + comm.world_size() - 1) / comm.world_size();
+  const int64_t batches = (per_rank + batch_size - 1) / batch_size;  // the same on every rank
+  for (int64_t k = 0; k < batches; ++k) {
+    const size_t b = static_cast<size_t>(k * batch_size);
+    const size_t e = std::min(mine.size(), b + static_cast<size_t>(batch_size));
+    if (b < e) forward(b, e);
+    fault::on_belief_batch();
+    // After the last batch the pass is done: a signal is for the next one.
+    if (k + 1 < batches && train::stop_agreed(comm))
+      throw train::StopRequested("the belief-probability pass");
   }
   comm.all_reduce(out, dist::ReduceOp::Sum);
   return out;

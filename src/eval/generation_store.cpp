@@ -117,6 +117,20 @@ std::string GenerationStore::chunk_path(int64_t chunk) const {
   return parts_dir() + "/" + name;
 }
 
+std::string GenerationStore::partial_path(int64_t chunk) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "chunk-%06lld.partial.h5", static_cast<long long>(chunk));
+  return parts_dir() + "/" + name;
+}
+
+void GenerationStore::require_settings(const std::string& settings) const {
+  if (settings != settings_)
+    GDPO_THROW(UsageError, parts_dir() << " holds a killed generation made with other settings:\n  "
+                                       << settings << "\nnow:\n  " << settings_
+                                       << "\nrerun with those settings to finish it, or remove "
+                                       << parts_dir());
+}
+
 bool GenerationStore::complete() const {
   if (!fs::exists(output_)) return false;
   const auto f = io::H5File::open_read(output_);
@@ -141,12 +155,67 @@ bool GenerationStore::has_chunk(int64_t chunk) const {
     fs::remove(path);
     return false;
   }
-  if (settings != settings_)
-    GDPO_THROW(UsageError, parts_dir() << " holds a killed generation made with other settings:\n  "
-                                       << settings << "\nnow:\n  " << settings_
-                                       << "\nrerun with those settings to finish it, or remove "
-                                       << parts_dir());
+  require_settings(settings);
   return true;
+}
+
+int64_t GenerationStore::chunks_written() const {
+  int64_t n = 0;
+  for (int64_t c = 0; c < chunks(); ++c) n += fs::exists(chunk_path(c));
+  return n;
+}
+
+std::vector<GeneratedSample> GenerationStore::partial_chunk(int64_t chunk) const {
+  const std::string path = partial_path(chunk);
+  if (!fs::exists(path)) return {};
+  std::string settings;
+  std::vector<GeneratedSample> samples;
+  try {
+    const auto f = io::H5File::open_read(path);
+    check_format(f, "gdpo-generations-partial");
+    settings = f.string_attr("/", "settings");
+    if (settings == settings_) {
+      if (f.int_attr("/", "chunk") != chunk)
+        GDPO_THROW(InputError, path << ": holds chunk " << f.int_attr("/", "chunk"));
+      samples = read_samples(f);
+      const int64_t first = chunk_first_row(chunk);
+      if (samples.empty() ||
+          static_cast<int64_t>(samples.size()) >= chunk_row_count(chunk) * samples_per_row_)
+        GDPO_THROW(InputError, path << ": " << samples.size()
+                                    << " samples, not a part of a chunk of "
+                                    << chunk_row_count(chunk) * samples_per_row_);
+      for (int64_t i = 0; i < static_cast<int64_t>(samples.size()); ++i)
+        if (samples[i].row != first + i / samples_per_row_ ||
+            samples[i].sample != i % samples_per_row_)
+          GDPO_THROW(InputError, path << ": sample " << i << " is out of row-major order");
+    }
+  } catch (const InputError& e) {
+    log::warn("redoing the kept part of chunk ", chunk, ": ", e.what());
+    fs::remove(path);
+    return {};
+  }
+  require_settings(settings);
+  return samples;
+}
+
+void GenerationStore::write_partial_chunk(int64_t chunk,
+                                          const std::vector<GeneratedSample>& samples) const {
+  const auto n = static_cast<int64_t>(samples.size());
+  GDPO_CHECK(n >= 1 && n < chunk_row_count(chunk) * samples_per_row_,
+             "write_partial_chunk: " << n << " samples for chunk " << chunk);
+  const int64_t first = chunk_first_row(chunk);
+  for (int64_t i = 0; i < n; ++i)
+    GDPO_CHECK(samples[i].row == first + i / samples_per_row_ &&
+                   samples[i].sample == i % samples_per_row_,
+               "write_partial_chunk: sample " << i << " of chunk " << chunk << " is out of order");
+  fs::create_directories(parts_dir());
+  io::write_h5_atomic(partial_path(chunk), [&](io::H5File& f) {
+    f.set_attr("/", "format", "gdpo-generations-partial");
+    f.set_attr("/", "version", kVersion);
+    f.set_attr("/", "settings", settings_);
+    f.set_attr("/", "chunk", chunk);
+    write_samples(f, samples);
+  });
 }
 
 void GenerationStore::write_chunk(int64_t chunk, const std::vector<GeneratedSample>& samples) const {
@@ -160,6 +229,7 @@ void GenerationStore::write_chunk(int64_t chunk, const std::vector<GeneratedSamp
     f.set_attr("/", "chunk", chunk);
     write_samples(f, samples);
   });
+  fs::remove(partial_path(chunk));  // the chunk is whole: a kept part of it is no longer needed
 }
 
 void GenerationStore::merge(const std::vector<int64_t>& row_question,

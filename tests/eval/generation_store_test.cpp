@@ -1,5 +1,6 @@
 // The resumable generations file: chunks written apart and merged in order, read back exactly;
-// settings that differ from an existing output or killed run are refused, a corrupt chunk is redone.
+// settings that differ from an existing output or killed run are refused, a corrupt chunk is
+// redone; the kept part of a stopped chunk reads back as written and goes once the chunk is whole.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -92,6 +93,60 @@ TEST(GenerationStore, ACorruptChunkIsRedone) {
   fs::resize_file(chunk, fs::file_size(chunk) / 2);  // a torn file (not written by write_chunk)
   EXPECT_FALSE(s.has_chunk(0));
   EXPECT_FALSE(fs::exists(chunk));
+}
+
+TEST(GenerationStore, APartOfAStoppedChunkReadsBackUntilTheChunkIsWhole) {
+  test::TempDir dir;
+  GenerationStore s(dir.file("gen.h5"), "{\"seed\":1}", 5, 2, 2);  // chunk 1: rows 2-3, 4 samples
+  EXPECT_TRUE(s.partial_chunk(1).empty());
+  const auto whole = chunk_samples(s, 1);
+  for (size_t kept : {1u, 3u}) {  // a later stop replaces the earlier part
+    s.write_partial_chunk(1, std::vector<GeneratedSample>(whole.begin(), whole.begin() + kept));
+    const auto part = s.partial_chunk(1);
+    ASSERT_EQ(part.size(), kept);
+    for (size_t i = 0; i < kept; ++i) {
+      EXPECT_EQ(part[i].row, whole[i].row);
+      EXPECT_EQ(part[i].sample, whole[i].sample);
+      EXPECT_EQ(part[i].tokens, whole[i].tokens);
+      EXPECT_EQ(part[i].text, whole[i].text);
+      EXPECT_EQ(part[i].ended, whole[i].ended);
+    }
+  }
+  EXPECT_FALSE(s.has_chunk(1));       // a part is not a chunk
+  EXPECT_EQ(s.chunks_written(), 0);
+  EXPECT_TRUE(s.partial_chunk(0).empty());
+  s.write_chunk(1, whole);
+  EXPECT_TRUE(s.has_chunk(1));
+  EXPECT_EQ(s.chunks_written(), 1);
+  EXPECT_TRUE(s.partial_chunk(1).empty());
+  EXPECT_FALSE(fs::exists(s.parts_dir() + "/chunk-000001.partial.h5"));
+  // Only a row-major prefix shorter than the chunk is a part (a caller's mistake otherwise).
+  EXPECT_THROW(s.write_partial_chunk(0, {}), Error);
+  EXPECT_THROW(s.write_partial_chunk(0, chunk_samples(s, 0)), Error);
+  EXPECT_THROW(s.write_partial_chunk(0, {chunk_samples(s, 0)[1]}), Error);
+}
+
+TEST(GenerationStore, APartOfOtherSettingsIsRefusedATornOneRedone) {
+  test::TempDir dir;
+  GenerationStore a(dir.file("gen.h5"), "{\"seed\":1}", 2, 2, 1);
+  const auto samples = chunk_samples(a, 0);
+  a.write_partial_chunk(0, {samples[0]});
+  GenerationStore b(dir.file("gen.h5"), "{\"seed\":2}", 2, 2, 1);
+  try {
+    b.partial_chunk(0);
+    FAIL() << "a stopped run's part with other settings was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find(b.parts_dir()), std::string::npos) << e.what();
+  }
+  const std::string part = a.parts_dir() + "/chunk-000000.partial.h5";
+  fs::resize_file(part, fs::file_size(part) / 2);  // a torn file (not written by the store)
+  EXPECT_TRUE(a.partial_chunk(0).empty());
+  EXPECT_FALSE(fs::exists(part));
+  // A part of another chunk's rows (e.g. copied by hand) is redone too.
+  a.write_partial_chunk(0, {samples[0]});
+  fs::rename(part, a.parts_dir() + "/chunk-000001.partial.h5");
+  EXPECT_TRUE(a.partial_chunk(1).empty());
+  EXPECT_FALSE(fs::exists(a.parts_dir() + "/chunk-000001.partial.h5"));
 }
 
 TEST(GenerationStore, ForeignFilesAreInputErrorsNamingThem) {

@@ -5,6 +5,10 @@
 //   sigterm-after-step:N        raise SIGTERM after optimizer step N (as Slurm's preemption would)
 //   sigusr1-during-reference:N  raise SIGUSR1 after this process's N-th reference log-prob batch
 //   kill-after-chunk:N          SIGKILL this process after it wrote its N-th generation chunk
+//   sigusr1-after-setup         raise SIGUSR1 once `gdpo generate`/`evaluate` loaded model and rows
+//   sigusr1-after-batch:N       raise SIGUSR1 after this process's N-th generation batch
+//   sigusr1-after-chunk:N       raise SIGUSR1 after this process wrote its N-th generation chunk
+//   sigusr1-during-evaluate:N   raise SIGUSR1 after this process's N-th belief-probability batch
 // Unset (every normal run), the hooks do nothing. An unknown fault is a UsageError at the first hook.
 #pragma once
 #include <cstdint>
@@ -21,5 +25,11 @@ void on_step_end(int64_t step);
 void on_reference_batch();
 // Called by `gdpo generate` after each chunk of generations is written.
 void on_generation_chunk();
+// Called by `gdpo generate` after each batch of sequences is generated.
+void on_generation_batch();
+// Called by `gdpo generate` and `gdpo evaluate` once the model, tokenizer and test rows are loaded.
+void on_setup_done();
+// Called by the belief-probability pass (`gdpo evaluate`) after each batch.
+void on_belief_batch();
 
 }  // namespace gdpo::fault

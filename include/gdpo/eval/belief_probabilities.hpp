@@ -13,7 +13,9 @@
 namespace gdpo::eval {
 
 // Row r's forward runs on rank r % world in left-padded batches of `batch_size` prompts; every rank
-// returns all rows. Only [B, vocab] logits exist at once (the last position).
+// returns all rows. Only [B, vocab] logits exist at once (the last position). The ranks agree after
+// every batch but the last whether one got SIGTERM/SIGUSR1 (train::stop_agreed, under the command's
+// StopSignalGuard) and then all throw train::StopRequested: nothing is kept to resume from.
 // -> [R, Kmax] float64, Kmax = the largest K (at least 1), 0 beyond each row's K.
 torch::Tensor belief_probabilities(model::CausalLM& model, const std::vector<TestRow>& rows,
                                    int64_t batch_size, dist::Communicator& comm);

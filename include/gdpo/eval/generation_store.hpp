@@ -2,6 +2,9 @@
 // continues where it stopped. The work is cut into fixed chunks of test rows (independent of the
 // batch size and the number of ranks); rank r does chunks c with c % world == r and writes each one
 // atomically to <output>.parts/chunk-<c>.h5; a rerun with the same settings skips the chunks present.
+// A generation stopped by a signal in the middle of a chunk keeps the samples it has, a row-major
+// prefix of the chunk, in <output>.parts/chunk-<c>.partial.h5 (same layout); the rerun continues
+// the chunk after them (a sample depends only on the seed, its row and its index, not its batch).
 // Rank 0 then merges the chunks, in order, into <output> (atomically) and removes the parts.
 //
 // generations.h5 (h5py reads every dataset as an array):
@@ -59,8 +62,18 @@ class GenerationStore {
   // Chunk c's part exists, reads and holds these settings (an unreadable part is removed and redone;
   // one made with other settings is a UsageError naming the parts folder).
   bool has_chunk(int64_t chunk) const;
-  // Writes chunk c's samples (row-major, chunk_row_count x samples_per_row) atomically.
+  // The number of chunks whose part is present (not read: a count for messages).
+  int64_t chunks_written() const;
+  // Writes chunk c's samples (row-major, chunk_row_count x samples_per_row) atomically, then
+  // removes the chunk's partial part if any.
   void write_chunk(int64_t chunk, const std::vector<GeneratedSample>& samples) const;
+  // The samples a stopped generation kept of chunk c: a row-major prefix, shorter than the chunk
+  // (empty when none; an unreadable or inconsistent partial part is removed, with a warning, and
+  // its samples redone; one made with other settings is a UsageError naming the parts folder).
+  std::vector<GeneratedSample> partial_chunk(int64_t chunk) const;
+  // Writes the first samples.size() samples of chunk c (a row-major prefix, fewer than the chunk's)
+  // atomically, replacing an earlier partial part.
+  void write_partial_chunk(int64_t chunk, const std::vector<GeneratedSample>& samples) const;
   // Merges every chunk into the output (atomically), writes `jsonl` when not empty, removes the parts.
   void merge(const std::vector<int64_t>& row_question, const std::vector<std::string>& row_prompt,
              const std::string& jsonl) const;
@@ -69,6 +82,9 @@ class GenerationStore {
   std::string output_, settings_;
   int64_t rows_, samples_per_row_, chunk_rows_;
   std::string chunk_path(int64_t chunk) const;
+  std::string partial_path(int64_t chunk) const;
+  // Throws UsageError when a part holds other settings than this store's.
+  void require_settings(const std::string& settings) const;
 };
 
 // Reads a generations.h5 (InputError naming the file and dataset on anything missing or malformed).
