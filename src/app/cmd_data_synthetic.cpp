@@ -12,13 +12,15 @@ namespace gdpo::app {
 
 int cmd_data_synthetic(const Args& args) {
   using namespace data;
-  OptionSet set("gdpo data synthetic", "synthetic controllable-opinion pairs with known p*");
+  OptionSet set("gdpo data synthetic", "synthetic controllable-opinion (or movie-review) pairs with known p*");
   SyntheticConfig c;
   DataOutput out;
   std::string probs;
   set.group("data")
+      .choice("kind", &c.kind, {{"opinion", DatasetKind::kOpinion}, {"review", DatasetKind::kReview}},
+              "opinion: `{id}<{option}>{text}`, ids 0..K-1; review: `{rating}{text}`, ratings 1..K")
       .add("questions", &c.questions, "number of questions")
-      .add("beliefs", &c.beliefs, "K beliefs per question (2..10)")
+      .add("beliefs", &c.beliefs, "K beliefs per question (2..10; reviews 2..9)")
       .add("pairs-per-question", &c.pairs_per_question, "pairs per question")
       .add("alpha", &c.alpha, "Dirichlet concentration of p*")
       .add("probabilities", &probs, "fixed p* for every question, e.g. 0.6,0.3,0.1 (empty: Dirichlet)");

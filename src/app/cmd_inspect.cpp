@@ -1,5 +1,6 @@
 // `gdpo inspect <path>`: describes what a path holds — a Hugging Face model folder, a .safetensors
-// file or index, or a model config (preset name or INI): architecture, parameter count, tensors per
+// file or index, a run directory, a checkpoint, a pipeline directory of jobs/*.sh (each stage's
+// state), or a model config (preset name or INI): architecture, parameter count, tensors per
 // dtype, memory for weights and for training. Optionally runs the model on token ids from a
 // safetensors file and writes the logits (--inspect.inputs/--inspect.logits; the Hugging Face
 // cross-check uses it), or writes the model as a Hugging Face folder (--inspect.export).
@@ -16,6 +17,7 @@
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/model/model_factory.hpp"
 #include "gdpo/train/run_summary.hpp"
+#include "pipeline_status.hpp"
 
 namespace gdpo::app {
 namespace {
@@ -178,7 +180,9 @@ int cmd_inspect(const Args& args) {
                            "config; several run directories are compared side by side");
   InspectOptions o;
   set.group("inspect")
-      .add("path", &o.path, "what to inspect: model folder, .safetensors file/index, config name")
+      .add("path", &o.path,
+           "what to inspect: model folder, .safetensors file/index, run directory, checkpoint, "
+           "pipeline directory (jobs/*.sh), config name")
       .add("inputs", &o.inputs, "safetensors file with input_ids [batch, seq] (+ attention_mask)")
       .add("logits", &o.logits, "write the model's float32 logits on --inspect.inputs here")
       .add("export", &o.export_dir, "write the model as a Hugging Face folder here")
@@ -209,6 +213,10 @@ int cmd_inspect(const Args& args) {
   }
   if (gdpo::train::is_run_directory(o.path)) {
     gdpo::train::describe_run(o.path, std::cout);
+    return gdpo::kExitOk;
+  }
+  if (is_pipeline_directory(o.path)) {
+    describe_pipeline(o.path, std::cout);
     return gdpo::kExitOk;
   }
   if (ends_with(o.path, ".h5")) {

@@ -218,6 +218,50 @@ TEST(Synthetic, DeterministicWithKnownPStar) {
   EXPECT_THROW(make_synthetic(c), UsageError);
 }
 
+// Review kind: ratings 1..K as ids and options (as the review builder writes them), responses
+// `{rating}{text}` with no choice text, and the same draws of beliefs as the opinion kind. Written
+// and read back, the file is detected as reviews and gives the same pairs.
+TEST(Synthetic, ReviewsRateOneToKAndReadBackAsReviews) {
+  test::TempDir dir;
+  for (int64_t k : {2, 5, 9}) {
+    SyntheticConfig c;
+    c.questions = 6;
+    c.beliefs = k;
+    c.pairs_per_question = 20;
+    c.seed = 4;
+    const Dataset opinion = make_synthetic(c);
+    c.kind = DatasetKind::kReview;
+    const Dataset d = make_synthetic(c);
+    EXPECT_EQ(d.kind, DatasetKind::kReview);
+    ASSERT_EQ(d.pairs.size(), opinion.pairs.size());
+    for (size_t i = 0; i < d.pairs.size(); ++i) {
+      EXPECT_EQ(d.pairs[i].chosen, opinion.pairs[i].chosen);
+      EXPECT_EQ(d.pairs[i].rejected, opinion.pairs[i].rejected);
+    }
+    const Question& q = d.questions[0];
+    for (int64_t b = 0; b < k; ++b) {
+      EXPECT_EQ(q.belief_ids[b], std::to_string(b + 1));
+      EXPECT_EQ(q.options[b], std::to_string(b + 1));
+    }
+    const Pair& p = d.pairs[0];
+    EXPECT_EQ(render_belief(d.kind, q, p.chosen), std::to_string(p.chosen + 1));
+    EXPECT_EQ(p.chosen_response.rfind(" stars", 0), 0u) << p.chosen_response;
+    write_records(dir.file("r.jsonl"), d);
+    const Dataset back = read_records(dir.file("r.jsonl"));
+    EXPECT_EQ(back.kind, DatasetKind::kReview);
+    ASSERT_EQ(back.pairs.size(), d.pairs.size());
+    for (size_t i = 0; i < d.pairs.size(); ++i) {
+      EXPECT_EQ(back.pairs[i].chosen, d.pairs[i].chosen);
+      EXPECT_EQ(back.pairs[i].rejected, d.pairs[i].rejected);
+      EXPECT_EQ(back.pairs[i].chosen_response, d.pairs[i].chosen_response);
+    }
+  }
+  SyntheticConfig c;
+  c.kind = DatasetKind::kReview;
+  c.beliefs = 10;  // "10" would be two digits
+  EXPECT_THROW(make_synthetic(c), UsageError);
+}
+
 TEST(SharedData, GlobalOpinionSample) {
   GDPO_REQUIRE_SHARED_DATA(csv, "global_opinions/global_opinions_sample.csv");
   OpinionBuildConfig c;
