@@ -3,7 +3,7 @@
 # for `gdpo inspect PIPELINE_DIR`. The same code runs a stage without Slurm (`jobs/... --local`).
 #
 # Environment (every variable optional):
-#   GDPO               the gdpo binary (default build/gdpo, relative to the submit directory)
+#   GDPO               the gdpo binary (default build/gdpo in the checkout, GDPO_ROOT)
 #   SRUN               the launcher of a multi-rank stage (default `srun --mpi=pmix
 #                      --kill-on-bad-exit=1`); empty runs the command directly (one rank, --local)
 #   SCONTROL           scontrol (tests replace it)
@@ -13,10 +13,13 @@
 #                      GDPO_TASK_INDEX without Slurm) holds the task's state file and arguments,
 #                      tab-separated, as `gdpo_task_args` reads it
 #
-# States: waiting (submitted; written by the submitter), running, requeued, done, failed.
+# States: waiting (submitted; written by the submitter), running, requeued, stopped (after SIGTERM,
+# checkpointed), done, failed.
 
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # idle OpenMP threads must not spin
-GDPO=${GDPO:-build/gdpo}
+GDPO_ROOT=$(cd "${GDPO_ROOT:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)
+export GDPO_ROOT
+GDPO=${GDPO:-$GDPO_ROOT/build/gdpo}
 SCONTROL=${SCONTROL:-scontrol}
 GDPO_MAX_REQUEUES=${GDPO_MAX_REQUEUES:-20}
 if [ -z "${SRUN+set}" ]; then SRUN="srun --mpi=pmix --kill-on-bad-exit=1"; fi
@@ -65,9 +68,13 @@ _gdpo_forward() {  # the batch shell's trap: pass the signal on to the ranks
 }
 
 # gdpo_stage [--ranks] COMMAND...: runs COMMAND (through SRUN with --ranks), then exits the job:
-# 0 and state done on success; on exit 75 (the command checkpointed after a signal) requeues the
-# job (bounded by GDPO_MAX_REQUEUES) with state requeued; any other status is the job's, state
-# failed, and jobs depending on it (afterok) never start.
+# 0 and state done on success. On exit 75 (the command checkpointed after a signal):
+#   after USR1 (the job's --signal=B:USR1@... warning, or `scancel --signal=USR1 --batch`) the
+#     script requeues the job itself (bounded by GDPO_MAX_REQUEUES), state requeued;
+#   after TERM (a plain `scancel`, or a preemption) it exits 75, state stopped: a cancelled job
+#     stays cancelled, and a preemption with PreemptMode=REQUEUE is requeued by Slurm itself; the
+#     checkpoint is there either way.
+# Any other status is the job's, state failed, and jobs depending on it (afterok) never start.
 gdpo_stage() {
   local launcher=()
   if [ "$1" = --ranks ]; then
@@ -97,6 +104,12 @@ gdpo_stage() {
   if [ "$rc" -eq 0 ]; then
     gdpo_state done 0
     exit 0
+  fi
+  if [ "$rc" -eq 75 ] && [ "$_gdpo_signalled" = TERM ]; then
+    echo "gdpo: the ranks checkpointed and exited 75 after SIGTERM (a cancel or a preemption):" \
+         "not requeueing; Slurm requeues a preempted job itself, and resubmitting resumes"
+    gdpo_state stopped 75
+    exit 75
   fi
   if [ "$rc" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
     local restarts=${SLURM_RESTART_COUNT:-0}

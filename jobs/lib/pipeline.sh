@@ -82,7 +82,7 @@ ini_check() {
       key = substr(line, 1, index(line, "=") - 1); gsub(/^[[:space:]]+|[[:space:]]+$/, "", key)
       kind = section; sub(/\..*/, "", kind)
       ok = 0
-      if (kind == "pipeline") ok = key ~ /^(name|kind|datasets|models|methods|judge-model|curve-dataset|curve-model)$/
+      if (kind == "pipeline") ok = key ~ /^(name|datasets|models|methods|judge-model|curve-dataset|curve-model)$/
       else if (kind == "slurm") ok = key ~ /^(partition|account|qos|gpus-per-task|cpus-per-task|mem-per-cpu|constraint)$/
       else if (kind == "dataset") ok = key ~ /^(source|config|input|args)$/
       else if (kind == "model") ok = key ~ /^(path|config|tokenizer)$/

@@ -49,7 +49,8 @@ StageStatus read_stage(const fs::path& file, const std::string& group, const std
   s.name = name;
   const std::string path = file.string();
   s.state = text_field(j, "state", path);
-  static const char* const kStates[] = {"waiting", "running", "requeued", "done", "failed"};
+  static const char* const kStates[] = {"waiting", "running", "requeued", "stopped", "done",
+                                        "failed"};
   if (std::find(std::begin(kStates), std::end(kStates), s.state) == std::end(kStates))
     GDPO_THROW(InputError, path << ": unknown state '" << s.state << "'");
   s.job = text_field(j, "job", path);
@@ -124,7 +125,8 @@ void describe_pipeline(const std::string& path, std::ostream& os) {
   std::map<std::string, int> count;
   for (const auto& s : stages) ++count[s.state];
   os << "pipeline " << path << ": " << stages.size() << " stages";
-  const char* const order[] = {"done", "running", "requeued", "waiting", "failed", "planned"};
+  const char* const order[] = {"done",   "running", "requeued", "stopped",
+                               "waiting", "failed",  "planned"};
   for (const char* state : order)
     if (count[state]) os << ", " << count[state] << " " << state;
   os << " (as their state files last recorded)";
@@ -149,6 +151,9 @@ void describe_pipeline(const std::string& path, std::ostream& os) {
   }
   for (const char* result : {"table.md", "table.txt", "figure.png"})
     if (fs::exists(fs::path(path) / result)) os << "result: " << (fs::path(path) / result).string() << "\n";
+  if (count["stopped"])
+    os << count["stopped"] << " stage(s) stopped by SIGTERM after a checkpoint (a cancel, or a "
+          "preemption that Slurm requeues itself): run the same jobs/ command again to resume\n";
   if (count["failed"])
     os << count["failed"] << " stage(s) failed (their logs are in " << (fs::path(path) / "logs").string()
        << "): the stages after them do not start (Slurm cancels them); fix the cause and run the "

@@ -1,7 +1,7 @@
 // The state of a pipeline directory written by jobs/*.sh (jobs/lib/pipeline.sh): stages.txt lists
 // the stages of the last submitted configuration; each has `<group>/<name>-<hash>/stage.json`,
-// updated by the submitter (waiting) and by the stage's batch shell (running, requeued, done,
-// failed). `gdpo inspect <pipeline directory>` prints it.
+// updated by the submitter (waiting) and by the stage's batch shell (running, requeued, stopped,
+// done, failed). `gdpo inspect <pipeline directory>` prints it.
 #pragma once
 #include <cstdint>
 #include <ostream>
@@ -14,7 +14,8 @@ namespace gdpo::app {
 struct StageStatus {
   std::string group;  // data, sft, judge, train, generate, evaluate, tables
   std::string name;   // the stage directory's name: "<what>-<configuration hash>"
-  std::string state;  // planned (no state file yet) | waiting | running | requeued | done | failed
+  // planned (no state file yet) | waiting | running | requeued | stopped | done | failed
+  std::string state;
   std::string job;    // Slurm job (array) id; "" when run with --local
   std::string array_task;
   int64_t restarts = 0;

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <regex>
 
@@ -191,23 +190,6 @@ TEST(CarelessInput, ANonFiniteStepStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   }
 }
 
-// A JSONL record of a question with k options "o0".."o{k-1}" (uniform p*), chosen `a`, rejected `r`.
-std::string k_record(size_t k, size_t a, size_t r) {
-  nlohmann::ordered_json j;
-  std::vector<std::string> opts;
-  for (size_t i = 0; i < k; ++i) opts.push_back("o" + std::to_string(i));
-  j["prompt"] = "Q" + std::to_string(k) + "?";
-  j["options"] = opts;
-  j["probabilities"] = std::vector<double>(k, 1.0 / static_cast<double>(k));
-  j["accept_choice_id"] = a;
-  j["accept_choice"] = opts[a];
-  j["accept_response"] = " because " + opts[a];
-  j["reject_choice_id"] = r;
-  j["reject_choice"] = opts[r];
-  j["reject_response"] = " because " + opts[r];
-  return j.dump();
-}
-
 // `data stats` reads pairs for either use: with --data.mode dpo a pair whose rejected belief is the
 // chosen one is refused (exit 3, file:line) or skipped with --data.skip-invalid, as `train --loss.type
 // dpo` refuses it; by default such pairs are counted on stderr and the table is printed.
@@ -218,7 +200,8 @@ TEST(CarelessInput, DataStatsRefusesEqualBeliefsForDpoAndCountsThemOtherwise) {
     for (size_t b = 0; b < k; ++b)
       for (size_t line = 1; line <= 3; ++line) {
         std::string text;
-        for (size_t i = 1; i <= 3; ++i) text += (i == line ? k_record(k, b, b) : k_record(k, 0, 1)) + "\n";
+        for (size_t i = 1; i <= 3; ++i)
+          text += (i == line ? opinion_record(k, b, b) : opinion_record(k, 0, 1)) + "\n";
         const std::string file = dir.file("pairs_train.jsonl");
         write_file(file, text);
         SCOPED_TRACE(text);

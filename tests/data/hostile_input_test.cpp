@@ -667,19 +667,7 @@ TEST(HostileSums, NegativeAndNonFiniteValuesAreRefusedWhateverTheSum) {
 
 // A record of a question with k options "o0".."o{k-1}" (uniform p*), chosen `a`, rejected `r`.
 std::string k_record(size_t k, size_t a, size_t r, const std::vector<std::string>& options = {}) {
-  std::vector<std::string> opts = options.empty() ? std::vector<std::string>() : options;
-  for (size_t i = opts.size(); i < k; ++i) opts.push_back("o" + std::to_string(i));
-  nlohmann::ordered_json j;
-  j["prompt"] = "Q" + std::to_string(k) + "?";
-  j["options"] = opts;
-  j["probabilities"] = std::vector<double>(k, 1.0 / static_cast<double>(k));
-  j["accept_choice_id"] = a;
-  j["accept_choice"] = opts[a];
-  j["accept_response"] = " because " + opts[a];
-  j["reject_choice_id"] = r;
-  j["reject_choice"] = opts[r];
-  j["reject_response"] = " because " + opts[r];
-  return j.dump();
+  return gdpo::test::opinion_record(k, a, r, options);
 }
 
 TEST(HostileBeliefs, EqualChosenAndRejectedBeliefsAreRefusedForDpoPairsOnly) {

@@ -113,7 +113,7 @@ expect_usage "unknown option '--nope'" bash "$root/jobs/opinion-table.sh" --out 
 expect_usage "unknown stage 'trian'" bash "$root/jobs/opinion-table.sh" --out "$tmp/x" --time trian=1:00:00
 expect_usage "'x' is not a positive integer" bash "$root/jobs/opinion-table.sh" --out "$tmp/x" --ranks sft=x
 expect_usage "needs a value" bash "$root/jobs/opinion-table.sh" --out
-printf '[pipeline]\nname = t\nkind = results\n[stage.train]\nrank = 4\n' > "$tmp/bad.ini"
+printf '[pipeline]\nname = t\n\n[stage.train]\nrank = 4\n' > "$tmp/bad.ini"
 expect_usage "bad.ini:5: unknown key \"rank\" in \[stage.train\]" bash "$root/jobs/opinion-table.sh" --config "$tmp/bad.ini"
 printf '[pipeline]\nname = t\n[stag.train]\n' > "$tmp/bad.ini"
 expect_usage "bad.ini:3: unknown section \[stag.train\]" bash "$root/jobs/opinion-table.sh" --config "$tmp/bad.ini"

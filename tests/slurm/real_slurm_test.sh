@@ -11,6 +11,9 @@
 #   c. the same with a time limit: `sbatch --time=1 --signal=B:USR1@50`.
 #   d. a failing stage (a bad option: exit 2) ends FAILED without requeue, and a job depending on it
 #      (afterok, --kill-on-invalid-dep=yes) is cancelled without running.
+#   e. the opinion table's smoke pipeline submitted by jobs/opinion-table.sh: every stage done, each
+#      after the stages it depends on, and the table equal to the same pipeline run with --local.
+#   f. a plain scancel (SIGTERM) of a running stage: it checkpoints and is not requeued.
 # b, c and the direct run go side by side (one CPU each, on 2 CPUs). 2 to 2.7 minutes on 2 busy
 # cores, about 20 s of it installing and purging the packages (0 s where they are installed).
 # Environment: REAL_SLURM_TRAIN_SECONDS (60, see below), REAL_SLURM_TEST_DEADLINE (780, below),
@@ -23,16 +26,11 @@
 # than once before it completes: every restart resumes from the last checkpoint, and the weights
 # must still be bitwise equal.
 #
-# Seen on this cluster, not checked here (slurm/train.sbatch is unchanged): a plain `scancel JOB`
-# of a running train.sbatch job sends SIGTERM, which the script takes for a preemption: the ranks
-# checkpoint and exit 75, and the script requeues the job (slurmctld accepts `scontrol requeue` of a
-# job being cancelled), so it starts again (up to GDPO_MAX_REQUEUES times). A second scancel, while
-# it is pending, ends it; cluster_down cancels until no job is left.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then echo "usage: $0 GDPO_BINARY"; exit 2; fi
-gdpo_arg=$1
+gdpo_arg=$(realpath "$1")
 train_seconds=${REAL_SLURM_TRAIN_SECONDS:-60}
 # shellcheck source=local_cluster.sh
 source "$here/local_cluster.sh"
@@ -61,6 +59,10 @@ deadline=$((SECONDS + ${REAL_SLURM_TEST_DEADLINE:-780}))
   echo "real_slurm_test: deadline reached, stopping" >&2; kill -TERM $$ ) &
 watchdog=$!
 
+if [ -n "${GDPO_SKIP_REAL_SLURM:-}" ]; then
+  echo "SKIP: GDPO_SKIP_REAL_SLURM is set"
+  exit 77
+fi
 if ! cluster_available > "$tmp/why"; then
   echo "SKIP: $(cat "$tmp/why")"
   exit 77
@@ -269,6 +271,69 @@ else
   say "  c: $(grep -c 'exited 75 after SIGUSR1' "$work/c.out") run(s) signalled at the time" \
       "limit, then one completed"
 fi
+
+# ---- e. the smoke pipeline of the opinion table, submitted with sbatch, against --local
+begin "e: jobs/opinion-table.sh --smoke through sbatch: every stage done, in dependency order," \
+      "the same table as --local"
+bash "$root/jobs/opinion-table.sh" --smoke --out "$work/pipe-slurm" > "$work/e-submit.out" 2>&1 ||
+  { fail "e: the submission failed"; cat "$work/e-submit.out"; }
+env "${unset_slurm[@]}" bash "$root/jobs/opinion-table.sh" --smoke --local \
+  --out "$work/pipe-local" > "$work/e-local.out" 2>&1 &
+local_pid=$!
+arrays=$(grep -c 'job array' "$work/e-submit.out")
+[ "$arrays" -eq 7 ] || fail "e: $arrays job arrays submitted, not 7 (data sft judge train generate evaluate tables)"
+for _ in $(seq 1 600); do  # until every job of the pipeline has left the queue (5 minutes at most)
+  [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+  sleep 0.5
+done
+[ -z "$(squeue -h -o %i)" ] || fail "e: jobs still queued after 5 minutes: $(squeue -h)"
+wait "$local_pid" || { fail "e: the --local run failed"; tail -20 "$work/e-local.out"; }
+ok=1
+p=$work/pipe-slurm
+n_done=$(grep -l '"state": "done"' "$p"/*/*/stage.json 2>/dev/null | wc -l)
+# data, SFT, judge, 3 methods, 4 generations, 4 evaluations, the table
+[ "$n_done" -eq 15 ] || { fail "e: $n_done of 15 stages done"; ok=; }
+# Each stage started after every stage it depends on had ended (its state file's last update).
+first_start() { sed -n 's/^gdpo: stage started on [^ ]* at \([^:]*:[^:]*:[0-9]*Z\).*/\1/p' "$p"/logs/"$1"-*.out | sort | head -1; }
+last_end() { sed -n 's/.*"updated": "\([^"]*\)".*/\1/p' "$p"/"$1"/*/stage.json | sort | tail -1; }
+for edge in data:sft data:judge sft:train train:generate sft:generate generate:evaluate \
+            judge:evaluate evaluate:tables; do
+  before=${edge%%:*} after=${edge#*:}
+  b_end=$(last_end "$before") a_start=$(first_start "$after")
+  if [ -z "$b_end" ] || [ -z "$a_start" ] || [[ "$a_start" < "$b_end" ]]; then
+    fail "e: $after started at ${a_start:-?}, before $before ended (${b_end:-?})"; ok=
+  fi
+done
+if ! cmp -s "$p/table.md" "$work/pipe-local/table.md"; then
+  fail "e: the table differs from --local's"; ok=
+  diff "$p/table.md" "$work/pipe-local/table.md" | head -20
+fi
+grep -q '^| gdpo tiny |' "$p"/logs/tables-*.out || { fail "e: the tables job did not print the table"; ok=; }
+"$gdpo" inspect "$p" > "$work/e-inspect.out" 2>&1 && grep -q "15 stages, 15 done" "$work/e-inspect.out" ||
+  { fail "e: gdpo inspect: $(head -1 "$work/e-inspect.out")"; ok=; }
+grep -q "slurm: job " "$p"/logs/sft-*.out || { fail "e: gdpo did not print its Slurm job"; ok=; }
+if [ -n "$ok" ]; then
+  pass "15 stages done in dependency order; table.md equal to --local's; inspect: all done"
+else
+  for f in "$p"/logs/*.out; do show_log "$f" 8; done
+fi
+
+# ---- f. a plain scancel (SIGTERM) of a running stage: checkpointed, not requeued, CANCELLED
+begin "f: scancel of a running train.sbatch job: exit 75 after a checkpoint, no requeue"
+idf=$(sbatch --parsable --ntasks=1 --output="$work/f.out" "$root/slurm/train.sbatch" \
+  "${long[@]}" --train.run-dir "$work/runs/f")
+for _ in $(seq 1 300); do
+  ls "$work"/runs/f/checkpoints/step-* > /dev/null 2>&1 && break
+  sleep 0.2
+done
+scancel "$idf"
+wait_job "$idf" 120 > /dev/null; st=$WAIT_JOB_STATE
+sleep 1
+ok=1
+[ "$st" = CANCELLED ] || { fail "f: job $idf ended $st, not CANCELLED"; ok=; }
+[ "$(job_field "$idf" Restarts)" = 0 ] || { fail "f: job $idf was requeued"; ok=; }
+grep -q "not requeueing" "$work/f.out" || { fail "f: the script does not say it is not requeueing"; ok=; }
+if [ -n "$ok" ]; then pass "job $idf CANCELLED, Restarts=0"; else show_log "$work/f.out"; fi
 
 say "summary: $checks checks, $failures failure(s), $((SECONDS - start)) s before cluster_down"
 [ "$failures" -eq 0 ]

@@ -2,8 +2,8 @@
 # The stage scripts' batch-shell logic (slurm/stage.sh) without a cluster: fake srun (runs the
 # command after its options), scontrol (records its arguments) and gdpo (a script standing in for
 # the ranks). Checks, for every preemptible stage script (train, sft, generate, evaluate): a USR1 or
-# TERM to the batch shell reaches the ranks; exit 75 requeues, any other status does not; requeues
-# are bounded; the ranks' own status is what the job reports; the state file follows (running,
+# TERM to the batch shell reaches the ranks; exit 75 after USR1 requeues, after TERM (scancel,
+# preemption) it does not, nor does any other status; requeues are bounded; the ranks' own status is what the job reports; the state file follows (running,
 # requeued, done, failed) and a job array task takes its arguments from its line of GDPO_TASKS.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,14 +56,17 @@ state_is() { grep -q "\"state\": \"$1\"" "$tmp/log/stage.json" 2>/dev/null; }
 
 for stage in train sft generate evaluate; do
   script="$root/slurm/$stage.sbatch"
-  for sig in USR1 TERM; do
-    run_job "$sig" 0 0
-    [ "$job_rc" -eq 0 ] || fail "$stage $sig: the job exited $job_rc, not 0 after requeueing"
-    [ "$(cat "$tmp/log/signal.log" 2>/dev/null)" = "$sig" ] || fail "$stage: $sig did not reach the ranks"
-    [ "$(cat "$tmp/log/scontrol.log" 2>/dev/null)" = "requeue 4242" ] || fail "$stage $sig: no requeue"
-    grep -q "after SIG$sig" "$tmp/log/out.txt" || fail "$stage $sig: the message does not name the signal"
-    state_is requeued || fail "$stage $sig: the state file does not say requeued"
-  done
+  run_job USR1 0 0  # the time-limit warning: checkpoint, exit 75, requeue
+  [ "$job_rc" -eq 0 ] || fail "$stage USR1: the job exited $job_rc, not 0 after requeueing"
+  [ "$(cat "$tmp/log/signal.log" 2>/dev/null)" = USR1 ] || fail "$stage: USR1 did not reach the ranks"
+  [ "$(cat "$tmp/log/scontrol.log" 2>/dev/null)" = "requeue 4242" ] || fail "$stage USR1: no requeue"
+  grep -q "after SIGUSR1" "$tmp/log/out.txt" || fail "$stage USR1: the message does not name the signal"
+  state_is requeued || fail "$stage USR1: the state file does not say requeued"
+  run_job TERM 0 0  # scancel or a preemption: checkpoint, exit 75, no requeue by the script
+  [ "$job_rc" -eq 75 ] || fail "$stage TERM: the job exited $job_rc, not 75"
+  [ "$(cat "$tmp/log/signal.log" 2>/dev/null)" = TERM ] || fail "$stage: TERM did not reach the ranks"
+  [ ! -f "$tmp/log/scontrol.log" ] || fail "$stage TERM: requeued (a cancelled job must stay cancelled)"
+  state_is stopped || fail "$stage TERM: the state file does not say stopped"
   command=$stage
   [ "$stage" = sft ] && command=train
   [ "$(cat "$tmp/log/args.log")" = "$command --train.run-dir runs/x" ] ||

@@ -9,6 +9,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 namespace gdpo::test {
 
 namespace fs = std::filesystem;
@@ -87,5 +89,22 @@ RunResult run_command(const std::string& cmd) {
   return {code, out};
 }
 }  // namespace
+
+std::string opinion_record(size_t k, size_t chosen, size_t rejected,
+                           const std::vector<std::string>& options) {
+  std::vector<std::string> opts = options;
+  for (size_t i = opts.size(); i < k; ++i) opts.push_back("o" + std::to_string(i));
+  nlohmann::ordered_json j;
+  j["prompt"] = "Q" + std::to_string(k) + "?";
+  j["options"] = opts;
+  j["probabilities"] = std::vector<double>(k, 1.0 / static_cast<double>(k));
+  j["accept_choice_id"] = chosen;
+  j["accept_choice"] = opts[chosen];
+  j["accept_response"] = " because " + opts[chosen];
+  j["reject_choice_id"] = rejected;
+  j["reject_choice"] = opts[rejected];
+  j["reject_response"] = " because " + opts[rejected];
+  return j.dump();
+}
 
 }  // namespace gdpo::test

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace gdpo::test {
 
@@ -35,6 +36,11 @@ std::string shared_data(const std::string& relative);
   std::string var = ::gdpo::test::shared_data(relative);                                   \
   if (var.empty()) GTEST_SKIP() << "../shared/data/" << relative << " is absent (a fresh clone " \
                                                                      "has none); skipping"
+
+// One JSON line of the authors' opinion schema: a question "Q{k}?" with k options "o0".."o{k-1}"
+// (the first of `options` replace them), uniform p*, chosen belief `chosen`, rejected `rejected`.
+std::string opinion_record(size_t k, size_t chosen, size_t rejected,
+                           const std::vector<std::string>& options = {});
 
 // Writes `text` to `path` (creating parent directories).
 void write_file(const std::string& path, const std::string& text);
