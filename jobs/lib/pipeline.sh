@@ -147,7 +147,9 @@ pipeline_init() {
     shift
   done
   [ "$SMOKE" = 1 ] && PIPELINE_CONFIG=$PIPELINE_SMOKE_CONFIG
-  [ -n "$config_given" ] && PIPELINE_CONFIG=$config_given
+  # Paths given on the command line are the caller's; the rest are the checkout's.
+  [ -n "$config_given" ] && PIPELINE_CONFIG=$(realpath -m -- "$config_given")
+  [ -n "$OUT" ] && OUT=$(realpath -m -- "$OUT")
   cd "$GDPO_ROOT"
   [ -f "$PIPELINE_CONFIG" ] || die "the configuration '$PIPELINE_CONFIG' is missing"
   ini_check "$PIPELINE_CONFIG"

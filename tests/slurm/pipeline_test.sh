@@ -120,6 +120,14 @@ expect_usage "bad.ini:3: unknown section \[stag.train\]" bash "$root/jobs/opinio
 expect_usage "no gdpo binary" env GDPO=/nonexistent bash "$root/jobs/table1.sh" --out "$tmp/x"
 expect_usage "is not here" env SBATCH=/nonexistent-sbatch bash "$root/jobs/table1.sh" --out "$tmp/x"
 
+# --config and --out are the caller's paths, whatever its directory.
+mkdir -p "$tmp/elsewhere"
+sed 's/^name = table1-smoke/name = mine/' "$root/configs/pipelines/table1-smoke.ini" > "$tmp/elsewhere/mine.ini"
+(cd "$tmp/elsewhere" && bash "$root/jobs/table1.sh" --config mine.ini --out out --dry-run > dry.txt 2>&1) ||
+  fail "relative --config/--out: $(cat "$tmp/elsewhere/dry.txt")"
+grep -q "mine.ini -> $tmp/elsewhere/out " "$tmp/elsewhere/dry.txt" ||
+  fail "relative --config/--out not taken from the caller's directory: $(head -1 "$tmp/elsewhere/dry.txt")"
+
 # ---- 4. the smoke sizes, here ----------------------------------------------------------------------
 for spec in "opinion-table.sh:table.md" "movie-table.sh:table.md" "table1.sh:table.txt" \
             "training-curves.sh:figure.png"; do
