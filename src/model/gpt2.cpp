@@ -31,7 +31,7 @@ class Gpt2Block : public torch::nn::Module {
                    .permute({2, 0, 3, 1, 4})
                    .unbind(0);
     auto [k, v] = cache_keys_values(cache, layer, qkv[1], qkv[2]);
-    torch::Tensor h = x + attn_proj_->forward(attend(qkv[0], k, v, ctx.bias));
+    torch::Tensor h = x + attn_proj_->forward(attend(qkv[0], k, v, ctx));  // [batch, seq, hidden]
     return h + mlp_proj_->forward(activate(c_fc_->forward(ln_2_->forward(h)), activation_));
   }
 
@@ -74,8 +74,8 @@ void Gpt2Model::init_weights(uint64_t seed) {
 
 torch::Tensor Gpt2Model::hidden_states(const torch::Tensor& input_ids,
                                        const torch::Tensor& attention_mask, KVCache* cache) {
-  AttentionContext ctx =
-      prepare_attention(input_ids, attention_mask, cache, config_.vocab_size, config_.n_layers);
+  AttentionContext ctx = prepare_attention(input_ids, attention_mask, cache, config_.vocab_size,
+                                           config_.n_layers, attention_);
   if (ctx.past + input_ids.size(1) > config_.max_positions) {
     const int64_t last = ctx.positions.max().item<int64_t>();
     if (last >= config_.max_positions)
@@ -83,9 +83,22 @@ torch::Tensor Gpt2Model::hidden_states(const torch::Tensor& input_ids,
                                          << config_.max_positions << " positions ("
                                          << config_.name << ")");
   }
+  // [batch, seq, hidden]
   torch::Tensor x = wte_->forward(input_ids) + wpe_->forward(ctx.positions);
-  for (size_t i = 0; i < blocks_.size(); ++i)
-    x = blocks_[i]->forward(x, ctx, cache, static_cast<int64_t>(i));
+  const bool checkpoint = activation_checkpointing_ && !cache && torch::GradMode::is_enabled();
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const auto layer = static_cast<int64_t>(i);
+    if (checkpoint) {
+      auto block = blocks_[i];
+      x = checkpoint_block(
+          [block, ctx, layer](const torch::Tensor& in) {
+            return block->forward(in, ctx, nullptr, layer);
+          },
+          x, block->parameters());
+    } else {
+      x = blocks_[i]->forward(x, ctx, cache, layer);
+    }
+  }
   return ln_f_->forward(x);
 }
 

@@ -34,7 +34,7 @@ class GptNeoxLayer : public torch::nn::Module {
                    .unbind(0);
     torch::Tensor q = apply_rotary(qkv[0], cos, sin);
     auto [k, v] = cache_keys_values(cache, layer, apply_rotary(qkv[1], cos, sin), qkv[2]);
-    torch::Tensor attn = dense_->forward(attend(q, k, v, ctx.bias));
+    torch::Tensor attn = dense_->forward(attend(q, k, v, ctx));  // [batch, seq, hidden]
     if (parallel_) return mlp(post_ln_->forward(x)) + attn + x;
     torch::Tensor h = attn + x;
     return mlp(post_ln_->forward(h)) + h;
@@ -77,13 +77,26 @@ void GptNeoxModel::init_weights(uint64_t seed) {
 
 torch::Tensor GptNeoxModel::hidden_states(const torch::Tensor& input_ids,
                                           const torch::Tensor& attention_mask, KVCache* cache) {
-  AttentionContext ctx =
-      prepare_attention(input_ids, attention_mask, cache, config_.vocab_size, config_.n_layers);
-  torch::Tensor x = embed_in_->forward(input_ids);
+  AttentionContext ctx = prepare_attention(input_ids, attention_mask, cache, config_.vocab_size,
+                                           config_.n_layers, attention_);
+  torch::Tensor x = embed_in_->forward(input_ids);  // [batch, seq, hidden]
+  // [batch, 1, seq, rotary_dim] each
   auto [cos, sin] = rotary_tables(ctx.positions, config_.rotary_dim(), config_.rotary_base,
                                   x.scalar_type());
-  for (size_t i = 0; i < layers_.size(); ++i)
-    x = layers_[i]->forward(x, ctx, cos, sin, cache, static_cast<int64_t>(i));
+  const bool checkpoint = activation_checkpointing_ && !cache && torch::GradMode::is_enabled();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const auto layer = static_cast<int64_t>(i);
+    if (checkpoint) {
+      auto block = layers_[i];
+      x = checkpoint_block(
+          [block, ctx, cos = cos, sin = sin, layer](const torch::Tensor& in) {
+            return block->forward(in, ctx, cos, sin, nullptr, layer);
+          },
+          x, block->parameters());
+    } else {
+      x = layers_[i]->forward(x, ctx, cos, sin, cache, layer);
+    }
+  }
   return final_layer_norm_->forward(x);
 }
 

@@ -2,6 +2,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +23,16 @@ std::string shape_text(torch::IntArrayRef sizes) {
   std::ostringstream os;
   os << sizes;
   return os.str();
+}
+
+// > 0 while a checkpointed block runs its forward without autograd (checkpoint_block): the
+// inference-only fast paths stay off there, so that the forward computes exactly what the
+// backward's recomputation (with autograd) computes.
+thread_local int checkpointed_forward_depth = 0;
+
+// True when no autograd graph is wanted: the one-row / one-query CPU fast paths may run.
+bool inference_only() {
+  return !torch::GradMode::is_enabled() && checkpointed_forward_depth == 0;
 }
 }  // namespace
 
@@ -46,7 +59,7 @@ namespace {
 // One input row without autograd (a generation step at batch 1): a matrix-vector product streams
 // the weight at memory speed, where BLAS's one-row GEMM reaches about a third of it.
 bool one_row(const torch::Tensor& x, int64_t in) {
-  return x.numel() == in && !torch::GradMode::is_enabled() && x.device().is_cpu();
+  return x.numel() == in && inference_only() && x.device().is_cpu();
 }
 }  // namespace
 
@@ -92,7 +105,10 @@ torch::Tensor activate(const torch::Tensor& x, const std::string& name) {
 
 AttentionContext prepare_attention(const torch::Tensor& input_ids,
                                    const torch::Tensor& attention_mask, KVCache* cache,
-                                   int64_t vocab_size, int64_t n_layers) {
+                                   int64_t vocab_size, int64_t n_layers, Attention attention) {
+  if (attention == Attention::kFused && !fused_attention_available())
+    GDPO_THROW(UsageError, "attention 'fused' needs at::scaled_dot_product_attention, which this "
+                           "LibTorch does not have (LibTorch >= 2.0 has it)");
   if (!input_ids.defined() || input_ids.dim() != 2 || input_ids.scalar_type() != torch::kLong)
     GDPO_THROW(InputError, "model input_ids must be a [batch, seq] int64 tensor, got "
                                << (input_ids.defined() ? shape_text(input_ids.sizes()) : "none")
@@ -138,6 +154,19 @@ AttentionContext prepare_attention(const torch::Tensor& input_ids,
   torch::Tensor causal =
       torch::ones({seq, keys}, mask.options().dtype(torch::kBool)).tril(ctx.past);
   torch::Tensor allowed = causal.unsqueeze(0).logical_and(full.unsqueeze(1));  // [B, seq, keys]
+  ctx.fused = attention == Attention::kFused ||
+              (attention == Attention::kAuto && fused_attention_available() &&
+               input_ids.device().is_cuda());
+  if (ctx.fused) {
+    torch::Tensor empty = allowed.logical_not().all(-1, /*keepdim=*/true);  // [B, seq, 1]
+    if (empty.any().item<bool>()) {
+      ctx.mask = allowed.logical_or(empty).unsqueeze(1);  // [B, 1, seq, keys]
+      ctx.empty_rows = empty.unsqueeze(1);                // [B, 1, seq, 1]
+    } else {
+      ctx.mask = allowed.unsqueeze(1);
+    }
+    return ctx;
+  }
   ctx.bias = torch::zeros({batch, 1, seq, keys}, mask.options().dtype(torch::kFloat))
                  .masked_fill_(allowed.logical_not().unsqueeze(1),
                                std::numeric_limits<float>::lowest());
@@ -219,7 +248,7 @@ torch::Tensor attend_one_query(const torch::Tensor& q, const torch::Tensor& k, c
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& bias) {
   const int64_t batch = q.size(0), heads = q.size(1), seq = q.size(2), dim = q.size(3);
-  if (seq == 1 && !torch::GradMode::is_enabled() && q.device().is_cpu() &&
+  if (seq == 1 && inference_only() && q.device().is_cpu() &&
       q.scalar_type() == torch::kFloat && k.scalar_type() == torch::kFloat &&
       v.scalar_type() == torch::kFloat && bias.scalar_type() == torch::kFloat &&
       k.stride(3) == 1 && k.stride(2) == dim && v.stride(3) == 1 && v.stride(2) == dim)
@@ -229,6 +258,182 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   if (scores.scalar_type() != torch::kFloat) scores = scores.to(torch::kFloat);
   torch::Tensor probs = torch::softmax(scores.mul_(scale).add_(bias), -1).to(q.scalar_type());
   return torch::matmul(probs, v).transpose(1, 2).reshape({batch, seq, heads * dim});
+}
+
+torch::Tensor attend_fused(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                           const torch::Tensor& mask, const torch::Tensor& empty_rows) {
+#if TORCH_VERSION_MAJOR >= 2
+  const int64_t batch = q.size(0), heads = q.size(1), seq = q.size(2), dim = q.size(3);
+  // No dropout (the models have none), default scale 1/sqrt(dim); the mask already holds causality.
+  torch::Tensor out = at::scaled_dot_product_attention(q, k, v, mask);  // [B, heads, seq, dim]
+  if (empty_rows.defined()) {  // the math path's uniform weights over every key: the mean of v
+    // [B, heads, 1, dim]
+    torch::Tensor mean = torch::mean(v, at::IntArrayRef{2}, /*keepdim=*/true);
+    out = torch::where(empty_rows, mean.to(out.scalar_type()), out);
+  }
+  return out.transpose(1, 2).reshape({batch, seq, heads * dim});
+#else
+  (void)q, (void)k, (void)v, (void)mask, (void)empty_rows;
+  GDPO_THROW(UsageError, "attention 'fused' needs at::scaled_dot_product_attention, which this "
+                         "LibTorch does not have (LibTorch >= 2.0 has it)");
+#endif
+}
+
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const AttentionContext& ctx) {
+  return ctx.fused ? attend_fused(q, k, v, ctx.mask, ctx.empty_rows) : attend(q, k, v, ctx.bias);
+}
+
+namespace {
+
+// The autocast state of the calling thread, CPU and CUDA (LibTorch >= 2.4 keys it by device type;
+// older releases have per-device functions). The same guarded calls as src/train/autocast.cpp,
+// which the model module may not depend on.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define GDPO_MODEL_AUTOCAST_BY_DEVICE 1
+#endif
+
+struct AutocastState {
+  bool cpu = false, cuda = false;
+  torch::ScalarType cpu_dtype = torch::kBFloat16, cuda_dtype = torch::kHalf;
+
+  static AutocastState current() {
+    AutocastState s;
+#ifdef GDPO_MODEL_AUTOCAST_BY_DEVICE
+    s.cpu = at::autocast::is_autocast_enabled(at::kCPU);
+    s.cuda = at::autocast::is_autocast_enabled(at::kCUDA);
+    s.cpu_dtype = at::autocast::get_autocast_dtype(at::kCPU);
+    s.cuda_dtype = at::autocast::get_autocast_dtype(at::kCUDA);
+#else
+    s.cpu = at::autocast::is_cpu_enabled();
+    s.cuda = at::autocast::is_enabled();
+    s.cpu_dtype = at::autocast::get_autocast_cpu_dtype();
+    s.cuda_dtype = at::autocast::get_autocast_gpu_dtype();
+#endif
+    return s;
+  }
+
+  void apply() const {
+#ifdef GDPO_MODEL_AUTOCAST_BY_DEVICE
+    at::autocast::set_autocast_dtype(at::kCPU, cpu_dtype);
+    at::autocast::set_autocast_dtype(at::kCUDA, cuda_dtype);
+    at::autocast::set_autocast_enabled(at::kCPU, cpu);
+    at::autocast::set_autocast_enabled(at::kCUDA, cuda);
+#else
+    at::autocast::set_autocast_cpu_dtype(cpu_dtype);
+    at::autocast::set_autocast_gpu_dtype(cuda_dtype);
+    at::autocast::set_cpu_enabled(cpu);
+    at::autocast::set_enabled(cuda);
+#endif
+  }
+};
+
+// Keeps autocast from caching its casts of the weights for a scope. Autocast caches the bf16 copy
+// of an fp32 leaf weight until the outermost autocast region ends, with or without autograd:
+// a copy cast in the checkpointed forward (no autograd) has no grad_fn, and the recomputation would
+// reuse it if backward() runs on the same thread inside that region, cutting the weight's gradient.
+// Each weight is used once per block, so the cache saves nothing here.
+class NoAutocastCache {
+ public:
+  NoAutocastCache() : was_(at::autocast::is_autocast_cache_enabled()) {
+    at::autocast::set_autocast_cache_enabled(false);
+  }
+  ~NoAutocastCache() { at::autocast::set_autocast_cache_enabled(was_); }
+  NoAutocastCache(const NoAutocastCache&) = delete;
+  NoAutocastCache& operator=(const NoAutocastCache&) = delete;
+
+ private:
+  bool was_;
+};
+
+// Puts `state` in force for a scope (the backward pass may run on another thread, where autocast is
+// off, or after the autocast region has ended), without caching casts.
+class AutocastScope {
+ public:
+  explicit AutocastScope(const AutocastState& state) : saved_(AutocastState::current()) {
+    state.apply();
+  }
+  ~AutocastScope() { saved_.apply(); }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  AutocastState saved_;
+  NoAutocastCache no_cache_;
+};
+
+// What the backward pass of one checkpointed block needs besides its input.
+struct CheckpointedBlockState : torch::CustomClassHolder {
+  std::function<torch::Tensor(const torch::Tensor&)> block;
+  std::vector<torch::Tensor> params;
+  AutocastState autocast;
+};
+
+// Autograd inputs: x, then every parameter (so that autograd routes their gradients through this
+// node), then the state (not a tensor: its gradient slot stays undefined).
+struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               torch::TensorList params,
+                               const c10::intrusive_ptr<CheckpointedBlockState>& state) {
+    // Runs without autograd (Function::apply turns it off); only x is kept.
+    state->autocast = AutocastState::current();
+    ctx->save_for_backward({x});
+    ctx->saved_data["state"] = c10::IValue::make_capsule(state);
+    NoAutocastCache no_cache;
+    ++checkpointed_forward_depth;
+    struct Leave {
+      ~Leave() { --checkpointed_forward_depth; }
+    } leave;
+    return state->block(x);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    auto state = c10::static_intrusive_pointer_cast<CheckpointedBlockState>(
+        ctx->saved_data["state"].toCapsule());
+    const size_t n = state->params.size();
+    torch::autograd::variable_list grads(n + 2);  // x, params..., state
+    if (grad_outputs.empty() || !grad_outputs[0].defined()) return grads;
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    const bool x_grad = ctx->needs_input_grad(0);
+    torch::Tensor input = x.detach().requires_grad_(x_grad);
+    torch::Tensor output;
+    {
+      torch::AutoGradMode grad_mode(true);
+      AutocastScope autocast(state->autocast);
+      output = state->block(input);
+    }
+    std::vector<torch::Tensor> wrt;
+    std::vector<size_t> slots;  // grads[] index of each wrt entry
+    if (x_grad) {
+      wrt.push_back(input);
+      slots.push_back(0);
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (ctx->needs_input_grad(i + 1) && state->params[i].requires_grad()) {
+        wrt.push_back(state->params[i]);
+        slots.push_back(i + 1);
+      }
+    if (wrt.empty() || !output.requires_grad()) return grads;
+    auto computed = torch::autograd::grad({output}, wrt, {grad_outputs[0]},
+                                          /*retain_graph=*/false, /*create_graph=*/false,
+                                          /*allow_unused=*/true);
+    for (size_t i = 0; i < slots.size(); ++i) grads[slots[i]] = computed[i];
+    return grads;
+  }
+};
+
+}  // namespace
+
+torch::Tensor checkpoint_block(std::function<torch::Tensor(const torch::Tensor&)> block,
+                               const torch::Tensor& x, const std::vector<torch::Tensor>& params) {
+  bool needs_grad = x.requires_grad();
+  for (const auto& p : params) needs_grad = needs_grad || p.requires_grad();
+  if (!torch::GradMode::is_enabled() || !needs_grad) return block(x);
+  auto state = c10::make_intrusive<CheckpointedBlockState>();
+  state->block = std::move(block);
+  state->params = params;
+  return CheckpointedBlock::apply(x, torch::TensorList(state->params), state);
 }
 
 std::pair<torch::Tensor, torch::Tensor> rotary_tables(const torch::Tensor& positions,

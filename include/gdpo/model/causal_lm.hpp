@@ -2,6 +2,11 @@
 // and an attention mask in, hidden states or logits out, with an optional KV cache for generation.
 // The trainer reads log-probs from hidden_states() x output_weight() in chunks (see loss/token_logprobs)
 // so that the [batch, seq, vocab] logits tensor is never materialised during training.
+// Two run-time options every model honours: how attention is computed (Attention: the written-out
+// math path, or at::scaled_dot_product_attention where the LibTorch has it) and activation
+// checkpointing per transformer block (recompute each block in the backward pass instead of keeping
+// its activations). Neither changes the model's parameters or what it computes; the models have no
+// dropout (Hugging Face's *_pdrop / *_dropout keys are not read and written as 0).
 #pragma once
 #include <torch/torch.h>
 
@@ -18,6 +23,23 @@ namespace gdpo::model {
 // The buffers have room beyond `length()` (capacity doubles when full), so appending a token writes
 // in place instead of copying the whole cache: generating n tokens moves O(n) cached values, not
 // O(n^2).
+// How attention is computed.
+//   kMath:  softmax(q k^T / sqrt(d) + bias) v written out, softmax in float32 (the only choice on
+//           LibTorch 1.x); a fused one-pass kernel for one-query CPU steps without autograd.
+//   kFused: at::scaled_dot_product_attention with an explicit boolean mask (causal + padding +
+//           cache) where the LibTorch has it (>= 2.0): memory-efficient / cuDNN kernels on CUDA.
+//   kAuto:  the default: kFused on CUDA where the LibTorch has it, kMath otherwise (so CPU results
+//           are the same on every LibTorch version).
+// Rows with no visible key (queries at left-padding positions) give the mean of all values in both
+// paths: finite, and never seen by a real token.
+enum class Attention { kAuto, kMath, kFused };
+
+std::string attention_name(Attention attention);  // "auto" | "math" | "fused"
+// "auto" | "math" | "fused"; UsageError naming `where` otherwise.
+Attention parse_attention(const std::string& name, const std::string& where);
+// Whether this LibTorch has at::scaled_dot_product_attention (LibTorch >= 2.0).
+bool fused_attention_available();
+
 struct KVCache {
   std::vector<torch::Tensor> keys;    // per layer [batch, heads, capacity, head_dim]; the first
   std::vector<torch::Tensor> values;  //   length() positions along dim 2 are filled
@@ -55,6 +77,23 @@ class CausalLM : public torch::nn::Module {
   // Copies tensors named as in hf_state_dict() into the model (shape and presence checked).
   virtual void load_hf_state_dict(
       const std::vector<std::pair<std::string, torch::Tensor>>& tensors) = 0;
+
+  // The attention implementation for later forward calls (default kAuto). kFused on a LibTorch
+  // without scaled_dot_product_attention (1.x) throws UsageError saying so.
+  void set_attention(Attention attention);
+  Attention attention() const { return attention_; }
+
+  // Activation checkpointing per transformer block (default off). When on, a forward call with
+  // autograd enabled and no KV cache keeps only each block's input; the backward pass recomputes
+  // the block (under the autocast state of the forward) and backpropagates through it. Parameters
+  // get the same gradients as without checkpointing; without autograd or with a cache it changes
+  // nothing.
+  void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
+  bool activation_checkpointing() const { return activation_checkpointing_; }
+
+ protected:
+  Attention attention_ = Attention::kAuto;
+  bool activation_checkpointing_ = false;
 };
 
 using CausalLMPtr = std::shared_ptr<CausalLM>;

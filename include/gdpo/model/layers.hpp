@@ -1,6 +1,8 @@
 // Building blocks shared by the model families: parameter-holding layers named as in Hugging Face
-// (so that named_parameters() gives HF's state-dict names), masked causal attention over a KV cache,
-// position ids from the attention mask, rotary embeddings, and state-dict import/export helpers.
+// (so that named_parameters() gives HF's state-dict names), masked causal attention over a KV cache
+// (written out, or fused through at::scaled_dot_product_attention on LibTorch >= 2), position ids
+// from the attention mask, rotary embeddings, activation checkpointing of one block, and state-dict
+// import/export helpers.
 #pragma once
 #include <torch/torch.h>
 
@@ -49,19 +51,30 @@ struct Embedding : torch::nn::Module {
 // The activation named as in Hugging Face configs (gelu = exact erf; gelu_new = tanh approximation).
 torch::Tensor activate(const torch::Tensor& x, const std::string& name);
 
-// What every layer of one forward call shares.
+// What every layer of one forward call shares. Query i (absolute position past + i) sees key j when
+// j <= past + i and key j is real.
 struct AttentionContext {
-  torch::Tensor positions;  // [batch, seq] int64, cumsum(mask) - 1 clamped at 0, cache included
-  torch::Tensor bias;       // [batch, 1, seq, past + seq] float32: 0 where attended, lowest elsewhere
-  int64_t past = 0;         // cached positions before this call
+  torch::Tensor positions;   // [batch, seq] int64, cumsum(mask) - 1 clamped at 0, cache included
+  int64_t past = 0;          // cached positions before this call
+  bool fused = false;        // attention through at::scaled_dot_product_attention
+  // Math path (fused == false): [batch, 1, seq, past + seq] float32, 0 where attended, lowest
+  // elsewhere (a row with no visible key becomes uniform over all keys).
+  torch::Tensor bias;
+  // Fused path: [batch, 1, seq, past + seq] bool, true where attended; rows with no visible key are
+  // all true (no NaN in any kernel) and listed in empty_rows, whose output attend() replaces by the
+  // mean of the values, as the math path gives.
+  torch::Tensor mask;
+  torch::Tensor empty_rows;  // fused only: [batch, 1, seq, 1] bool; undefined when there are none
 };
 
 // Validates input_ids/attention_mask against the cache and the vocabulary (InputError), builds the
 // context and, with a cache, appends the new mask to cache->attention_mask. An undefined mask means
-// every token is real.
+// every token is real. `attention` picks the path (kAuto resolves by device and LibTorch version;
+// kFused on LibTorch 1.x is a UsageError).
 AttentionContext prepare_attention(const torch::Tensor& input_ids,
                                    const torch::Tensor& attention_mask, KVCache* cache,
-                                   int64_t vocab_size, int64_t n_layers);
+                                   int64_t vocab_size, int64_t n_layers,
+                                   Attention attention = Attention::kMath);
 
 // Appends this call's keys/values of `layer` to the cache (if any) and returns the full ones.
 // k, v: [batch, heads, seq, head_dim].
@@ -73,6 +86,25 @@ std::pair<torch::Tensor, torch::Tensor> cache_keys_values(KVCache* cache, int64_
 // q [batch, heads, seq, head_dim], k/v [batch, heads, keys, head_dim] -> [batch, seq, heads*head_dim].
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& bias);
+// at::scaled_dot_product_attention(q, k, v, mask) (no dropout, scale 1/sqrt(head_dim)) with the
+// rows in `empty_rows` (if defined) replaced by the mean of v over the keys; shapes as in attend();
+// mask [batch, 1, seq, keys] bool, empty_rows [batch, 1, seq, 1] bool. UsageError on LibTorch 1.x.
+torch::Tensor attend_fused(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                           const torch::Tensor& mask, const torch::Tensor& empty_rows);
+// The path chosen in `ctx`: attend_fused(q, k, v, ctx.mask, ctx.empty_rows) or attend(q, k, v,
+// ctx.bias). -> [batch, seq, heads*head_dim].
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const AttentionContext& ctx);
+
+// Activation checkpointing of one block: returns block(x) [batch, seq, hidden] computed without
+// autograd, keeping only x; the backward pass recomputes block(x) with autograd under the autocast
+// state (CPU and CUDA: enabled, dtype) of this call and backpropagates the incoming gradient to x
+// and to `params`, which must be every tensor requiring grad that block uses besides x (its
+// parameters): they are the autograd inputs through which their gradients flow, exactly as without
+// checkpointing. `block` must be a pure function of x and those tensors: no KV cache, no randomness
+// (the models have no dropout). Without autograd (or when nothing requires grad) this is block(x).
+torch::Tensor checkpoint_block(std::function<torch::Tensor(const torch::Tensor&)> block,
+                               const torch::Tensor& x, const std::vector<torch::Tensor>& params);
 
 // Rotary embedding tables for positions [batch, seq]: cos, sin [batch, 1, seq, rotary_dim] in
 // `dtype`, with Hugging Face's layout (frequencies repeated: cat(f, f)).
