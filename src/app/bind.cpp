@@ -112,7 +112,12 @@ void bind_train(OptionSet& set, train::TrainConfig& o) {
            "progress line period when stdout is not a terminal")
       .choice("export", &o.export_model,
               named({ExportChoice::kBest, ExportChoice::kLast}, export_choice_name),
-              "the weights written to <run-dir>/model: the best evaluation's checkpoint, or the last");
+              "the weights written to <run-dir>/model: the best evaluation's checkpoint, or the last")
+      .add("device", &o.device,
+           "auto (each rank's GPU when GPUs are visible, else cpu) | cpu | cuda (rank r of a node "
+           "takes its GPU r)")
+      .flag("activation-checkpointing", &o.activation_checkpointing,
+            "recompute each block's activations in the backward pass (less memory, more time)");
   set.validate([&o] { validate(o); });
 }
 
@@ -223,7 +228,10 @@ void bind_generate(OptionSet& set, eval::GenerateConfig& c) {
       .add("chunk-rows", &c.chunk_rows, "test rows per resumable unit of work")
       .add("max-rows", &c.max_rows, "only the first N test rows (0: all; the authors: 1843)")
       .add("output", &c.output, "the generations file (HDF5); a killed run resumes from it")
-      .add("jsonl", &c.jsonl, "also write the samples as JSON lines here");
+      .add("jsonl", &c.jsonl, "also write the samples as JSON lines here")
+      .add("device", &c.device,
+           "auto (each rank's GPU when GPUs are visible, else cpu) | cpu | cuda (rank r of a node "
+           "takes its GPU r)");
   set.validate([&c] { eval::validate(c); });
 }
 

@@ -8,6 +8,8 @@
 #include "command.hpp"
 #include "common_options.hpp"
 #include "gdpo/core/error.hpp"
+#include "gdpo/dist/device.hpp"
+#include "gdpo/dist/single_process_communicator.hpp"
 #include "gdpo/eval/generator.hpp"
 #include "gdpo/model/model_factory.hpp"
 
@@ -20,19 +22,24 @@ int cmd_bench_generate(const Args& args) {
   model_source.config = "bench-gpt2-4l";
   bind_model(set, model_source);
   int64_t prompt = 32, new_tokens = 256, batch = 32, nocache_tokens = 0;
+  std::string device = "auto";
   set.group("bench")
       .add("prompt", &prompt, "prompt tokens")
       .add("new-tokens", &new_tokens, "new tokens per sequence")
       .add("batch", &batch, "the large batch")
       .add("nocache-tokens", &nocache_tokens,
-           "new tokens for the timing without cache (0: --bench.new-tokens)");
+           "new tokens for the timing without cache (0: --bench.new-tokens)")
+      .add("device", &device, "auto (the GPU when one is visible, else cpu) | cpu | cuda");
   CommonOptions common;
   common.bind(set);
   if (!set.parse(args)) return kExitOk;
   if (prompt < 1 || new_tokens < 1 || batch < 1 || nocache_tokens < 0)
     throw UsageError("--bench.prompt, --bench.new-tokens and --bench.batch must be >= 1");
   common.apply(1);
+  const auto choice =
+      dist::select_device(device, dist::SingleProcessCommunicator(), "--bench.device");
   auto model = model::load_model(model_source);
+  dist::move_to_device(*model, choice.device);
   const auto& mc = model->config();
   if (mc.family == model::Family::kGpt2 && prompt + new_tokens > mc.max_positions)
     throw UsageError("--bench.prompt + --bench.new-tokens exceed the model's " +
@@ -61,8 +68,8 @@ int cmd_bench_generate(const Args& args) {
   const auto [cached_nc, cached_nc_s] = run(1, true, nc_tokens);
   const auto [nocache, nocache_s] = run(1, false, nc_tokens);
   std::cout << std::fixed << std::setprecision(1) << "model " << model_source.describe() << " ("
-            << mc.parameter_count() << " parameters, " << torch::get_num_threads()
-            << " threads), prompt " << prompt << ", " << new_tokens << " new tokens, sampling\n"
+            << mc.parameter_count() << " parameters, " << choice.description << ", "
+            << torch::get_num_threads() << " threads), prompt " << prompt << ", " << new_tokens << " new tokens, sampling\n"
             << "batch 1,  KV cache:        " << one << " tokens/s (" << one_s << " s)\n"
             << "batch " << batch << ", KV cache:        " << many << " tokens/s (" << many_s
             << " s), " << std::setprecision(2) << many / one << "x batch 1\n"

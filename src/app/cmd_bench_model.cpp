@@ -6,6 +6,8 @@
 #include "bind.hpp"
 #include "command.hpp"
 #include "gdpo/core/error.hpp"
+#include "gdpo/dist/device.hpp"
+#include "gdpo/dist/single_process_communicator.hpp"
 #include "gdpo/model/model_factory.hpp"
 
 namespace gdpo::app {
@@ -16,18 +18,20 @@ int cmd_bench_model(const Args& args) {
   model_source.config = "bench-gpt2-4l";
   bind_model(set, model_source);
   int64_t batch = 4, seq = 256, steps = 5;
-  std::string device = "cpu";
+  std::string device = "auto";
   set.group("bench")
       .add("batch", &batch, "sequences per step")
       .add("seq", &seq, "tokens per sequence")
       .add("steps", &steps, "timed steps (after one warm-up)")
-      .add("device", &device, "cpu or cuda");
+      .add("device", &device, "auto (the GPU when one is visible, else cpu) | cpu | cuda");
   if (!set.parse(args)) return kExitOk;
   if (batch <= 0 || seq <= 0 || steps <= 0)
     throw UsageError("--bench.batch, --bench.seq and --bench.steps must be positive");
-  const torch::Device dev(device);
+  const auto choice =
+      dist::select_device(device, dist::SingleProcessCommunicator(), "--bench.device");
+  const torch::Device dev = choice.device;
   auto model = model::load_model(model_source);
-  model->to(dev);
+  dist::move_to_device(*model, dev);
   const auto& c = model->config();
   auto ids = torch::randint(c.vocab_size, {batch, seq}, torch::TensorOptions(torch::kLong).device(dev));
   auto mask = torch::ones_like(ids);
@@ -54,7 +58,7 @@ int cmd_bench_model(const Args& args) {
   });
   const double tokens = static_cast<double>(batch * seq);
   std::cout << "model " << model_source.describe() << " (" << c.parameter_count()
-            << " parameters, " << model::dtype_name(model_source.dtype) << ", " << device
+            << " parameters, " << model::dtype_name(model_source.dtype) << ", " << choice.description
             << ", " << torch::get_num_threads() << " threads), batch " << batch << " x seq " << seq
             << "\n"
             << "forward (hidden states):        " << fwd * 1e3 << " ms/step, " << tokens / fwd

@@ -1,42 +1,78 @@
-// `gdpo bench step`: examples/s, tokens/s and memory of full training steps (forward, objective,
+// `gdpo bench step`: examples/s, tokens/s, MFU and memory of full training steps (forward, objective,
 // backward, clipping, optimizer) for SFT, DPO and GDPO on a synthetic micro-batch: the trainer's own
-// TrainStep, with reference log-probs as the cache returns them (no reference forward).
+// TrainStep, with reference log-probs as the cache returns them (no reference forward), on the CPU
+// or a CUDA device. Two checking modes print numbers instead of timing them:
+//   --bench.check        the loss and gradient norm of step 1 of each objective from the seeded model
+//                        on the seeded batch (the GPU suite compares --bench.device cpu and cuda);
+//   --bench.golden DIR   the losses and gradient norms of tests/golden's fixtures (the GDPO authors'
+//                        values, golden.json) recomputed by TrainStep on the chosen device, compared
+//                        within --bench.tolerance; exit status 1 when one differs.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "bind.hpp"
 #include "command.hpp"
 #include "common_options.hpp"
 #include "gdpo/core/error.hpp"
+#include "gdpo/data/record.hpp"
+#include "gdpo/data/sampler.hpp"
+#include "gdpo/data/tokenized.hpp"
+#include "gdpo/dist/device.hpp"
 #include "gdpo/dist/single_process_communicator.hpp"
+#include "gdpo/loss/reference_logprobs.hpp"
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/model/model_factory.hpp"
+#include "gdpo/tokenizer/tokenizer.hpp"
 #include "gdpo/train/synthetic_batch.hpp"
 #include "gdpo/train/train_step.hpp"
+
+// Peak device memory needs the CUDA caching allocator, i.e. a CUDA LibTorch (-DGDPO_CUDA=ON).
+#if defined(GDPO_TORCH_CUDA) || defined(GDPO_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#define GDPO_BENCH_DEVICE_MEMORY 1
+#endif
 
 namespace gdpo::app {
 namespace {
 
 using namespace train;
+using json = nlohmann::json;
 
 struct Preset {
   std::string model;
   SyntheticBatchShape shape;
+  const char* what;
 };
 
-// paper-4l: the shape the reference figure was measured on.
+// paper-4l: the shape the reference CPU figure was measured on. gpt2-large / pythia-2.8b:
+// the paper's models with the authors' lengths (max_length 512, max_prompt_length 256: 256 prompt +
+// 256 response tokens per row) and one micro-batch of their step (batch 32 / grad-accum 8 = 4
+// pairs, 8 rows); K = 5 beliefs.
 const std::map<std::string, Preset>& presets() {
   static const std::map<std::string, Preset> p = {
-      {"paper-4l", {"bench-gpt2-4l", {8, 48, 48, 2, 5}}},
-      {"tiny", {"tiny-gpt2", {4, 16, 16, 2, 3}}},
+      {"paper-4l", {"bench-gpt2-4l", {8, 48, 48, 2, 5}, "8 pairs of 48 + 48 tokens, K=5"}},
+      {"tiny", {"tiny-gpt2", {4, 16, 16, 2, 3}, "4 pairs of 16 + 16 tokens, K=3"}},
+      {"gpt2-large", {"gpt2-large", {4, 256, 256, 2, 5}, "4 pairs of 256 + 256 tokens, K=5"}},
+      {"pythia-2.8b", {"pythia-2.8b", {4, 256, 256, 2, 5}, "4 pairs of 256 + 256 tokens, K=5"}},
   };
   return p;
+}
+
+std::string preset_help() {
+  std::string s;
+  for (const auto& [name, p] : presets())
+    s += (s.empty() ? "" : " | ") + name + " (" + p.model + ", " + p.what + ")";
+  return s;
 }
 
 // The authors' Python implementation of the same GDPO step on the paper-4l shape, measured on a
@@ -61,11 +97,44 @@ bool reset_peak_rss() {
   return static_cast<bool>(out);
 }
 
+#ifdef GDPO_BENCH_DEVICE_MEMORY
+c10::DeviceIndex cuda_index(const torch::Device& d) {
+  return d.has_index() ? d.index() : c10::cuda::current_device();
+}
+#endif
+
+// Peak bytes allocated by LibTorch's CUDA caching allocator since the last reset (-1: not a CUDA
+// device, or a build without CUDA LibTorch).
+void reset_device_peak(const torch::Device& d) {
+#ifdef GDPO_BENCH_DEVICE_MEMORY
+  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_index(d));
+#endif
+}
+int64_t device_peak(const torch::Device& d) {
+#ifdef GDPO_BENCH_DEVICE_MEMORY
+  if (d.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(d));
+    return stats.allocated_bytes[0].peak;  // StatType::AGGREGATE
+  }
+#endif
+  return -1;
+}
+
+void synchronize(const torch::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize(d.has_index() ? d.index() : -1);
+}
+
 std::string mib(int64_t bytes) {
   if (bytes < 0) return "n/a";
   std::ostringstream os;
   os << std::fixed << std::setprecision(0) << static_cast<double>(bytes) / (1 << 20);
   return os.str();
+}
+
+std::string sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9e", v);
+  return buf;
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -77,19 +146,157 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// Parameters that take part in a matrix product per token (MFU's N): every parameter except the
+// lookups, i.e. GPT-2's position table and, when the output projection is not tied to it, the
+// input token embedding (a tied embedding is counted once, as the output projection it is).
+int64_t matmul_parameters(const model::ModelConfig& c) {
+  int64_t n = c.parameter_count();
+  if (c.family == model::Family::kGpt2) n -= c.max_positions * c.hidden_size;
+  if (!c.tie_word_embeddings) n -= c.vocab_size * c.hidden_size;
+  return n;
+}
+
+// Model FLOPs of one training step (forward + backward = 3x forward), PaLM's convention:
+// 6 N per token plus 12 L d T per token for attention's QK^T and AV (T = sequence length, the full
+// square, not halved for the causal mask). Recomputation and the objective are not counted.
+double step_flops(const model::ModelConfig& c, int64_t tokens, int64_t seq_len) {
+  return 6.0 * static_cast<double>(matmul_parameters(c)) * static_cast<double>(tokens) +
+         12.0 * static_cast<double>(c.n_layers) * static_cast<double>(c.hidden_size) *
+             static_cast<double>(seq_len) * static_cast<double>(tokens);
+}
+
 struct Row {
   std::string loss;
   double seconds = 0;  // best and median seconds per step
   double median = 0;
-  int64_t peak = -1, growth = -1;
+  int64_t peak = -1, growth = -1, device_peak = -1;
   StepPhases phases;  // best step's, with --bench.breakdown
+  double check_loss = NAN, check_grad_norm = NAN;  // step 1's, with --bench.check
 };
+
+// ---- --bench.golden: tests/golden's fixtures through TrainStep -------------------------------------
+
+// A golden pair as a record of the published schema (as tests/golden/golden_test.cpp builds it): all
+// six beliefs "0".."5", the options a question does not use (p* = 0) with a placeholder text.
+json golden_record(const json& pair, bool opinion) {
+  json r;
+  r["prompt"] = pair["question"];
+  const auto& p = pair["p_star"];
+  json options = json::array(), map = json::object();
+  for (int k = 0; k < static_cast<int>(p.size()); ++k) {
+    const std::string id = std::to_string(k);
+    std::string text = id;
+    if (opinion)
+      text = pair["options"].contains(id) ? pair["options"][id].get<std::string>()
+                                          : "unused option " + id;
+    options.push_back(text);
+    map[text] = k;
+  }
+  r["options"] = options;
+  r["probabilities"] = p;
+  if (opinion) {
+    if (!pair["context"].get<std::string>().empty()) r["context"] = pair["context"];
+    r["options_map"] = map;
+    r["accept_choice"] = pair["chosen"]["option"];
+    r["reject_choice"] = pair["rejected"]["option"];
+  }
+  r["accept_choice_id"] = pair["chosen"]["id"];
+  r["accept_response"] = pair["chosen"]["text"];
+  r["reject_choice_id"] = pair["rejected"]["id"];
+  r["reject_response"] = pair["rejected"]["text"];
+  return r;
+}
+
+// Every batch x scenario x objective of golden.json: one TrainStep (fp32, step 1) on `device` from
+// the fixture's policy, reference log-probs from its reference model on the same device; loss and
+// gradient norm (before clipping) against the authors' float64 values, |a - e| <= tol * max(1, |e|).
+// Returns the number of mismatches; appends one entry per value to `report`.
+int run_golden(const std::string& dir, const torch::Device& device, TrainConfig train_config,
+               const std::vector<loss::LossConfig>& configs, double tol,
+               std::shared_ptr<dist::Communicator> comm, json& report) {
+  std::ifstream in(dir + "/golden.json");
+  if (!in) throw UsageError("--bench.golden: cannot open '" + dir + "/golden.json'");
+  const json g = json::parse(in);
+  const auto tok = tokenizer::load_tokenizer(dir + "/tokenizer");
+  train_config.precision = Precision::kFp32;  // the authors' values are fp32/float64
+  train_config.grad_accum = 1;
+  int failures = 0;
+  std::cout << "golden values of " << dir << "/golden.json (the GDPO authors' formulas, float64), "
+            << "TrainStep step 1 on " << device << ", fp32, tolerance " << tol
+            << " x max(1, |expected|)\n";
+  for (const std::string batch_name : {"opinion", "review"}) {
+    const json& b = g["batches"][batch_name];
+    std::ostringstream lines;
+    for (const auto& pair : b["pairs"])
+      lines << golden_record(pair, batch_name == "opinion").dump() << "\n";
+    std::istringstream records(lines.str());
+    const data::Dataset dataset = data::parse_records(records, "golden-" + batch_name + ".jsonl");
+    for (const std::string scenario : {"same", "perturbed"}) {
+      auto reference = model::load_hf_model(dir + "/tiny-gpt2", torch::kFloat32);
+      reference->to(device);
+      reference->eval();
+      for (const auto& config : configs) {
+        const std::string name = loss::loss_type_name(config.type);
+        const json& e = b["values"]["float64"][scenario];
+        if (!e.contains(name)) continue;
+        data::TokenizeOptions o;
+        o.max_length = g["max_length"];
+        o.max_prompt_length = g["max_prompt_length"];
+        o.mode = loss::rejected_has_own_belief(config.type) ? data::PairMode::kDpo
+                                                            : data::PairMode::kGdpo;
+        data::TokenizedPairs pairs = data::tokenize_pairs(dataset, *tok, o);
+        if (config.type == loss::LossType::kSft) pairs = data::last_pair_per_question(pairs);
+        std::vector<int64_t> all(static_cast<size_t>(pairs.pairs()));
+        for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+        const data::PairBatch batch = data::make_batch(pairs, all);
+
+        auto policy = model::load_hf_model(
+            dir + (scenario == "same" ? "/tiny-gpt2" : "/tiny-gpt2-policy"), torch::kFloat32);
+        policy->to(device);
+        TrainStep step(*policy, train_config, config, comm);
+        ReferenceSource source;
+        if (loss::needs_reference(config))
+          source = [&](const data::PairBatch& mb) {
+            torch::NoGradGuard no_grad;
+            return loss::reference_logprobs(reference->hidden_states(mb.input_ids, mb.attention_mask),
+                                            reference->output_weight(), mb);
+          };
+        const auto result = step.run(batch, 0, source);
+        for (const std::string what : {"loss", "grad_norm"}) {
+          const double actual = result.metrics.at(what), expected = e[name][what].get<double>();
+          const double diff = std::abs(actual - expected);
+          const bool pass = diff <= tol * std::max(1.0, std::abs(expected));
+          failures += pass ? 0 : 1;
+          std::cout << "golden " << batch_name << "/" << scenario << " " << std::left
+                    << std::setw(5) << name << " " << std::setw(10) << what << std::right
+                    << sci(actual)
+                    << "  expected " << sci(expected) << "  |diff| " << std::setprecision(2)
+                    << std::scientific << diff << std::defaultfloat << "  "
+                    << (pass ? "PASS" : "FAIL") << "\n";
+          report.push_back({{"batch", batch_name}, {"scenario", scenario}, {"loss", name},
+                            {"value", what}, {"actual", actual}, {"expected", expected},
+                            {"abs_diff", diff}, {"passed", pass}});
+        }
+      }
+    }
+  }
+  return failures;
+}
+
+void write_json(const std::string& path, const json& j) {
+  if (path.empty()) return;
+  std::ofstream out(path);
+  if (!out) throw UsageError("--bench.json: cannot write '" + path + "'");
+  out << j.dump(2) << "\n";
+  if (!out) throw Error("--bench.json: writing '" + path + "' failed");
+}
 
 }  // namespace
 
 int cmd_bench_step(const Args& args) {
   OptionSet set("gdpo bench step",
-                "training-step speed (examples/s, tokens/s, peak RSS) for SFT, DPO and GDPO");
+                "training-step speed (examples/s, tokens/s, MFU, peak memory) for SFT, DPO and "
+                "GDPO; --bench.check / --bench.golden print losses and gradient norms instead");
   CommonOptions common;
   common.bind(set);
   model::ModelSource model_source;
@@ -97,14 +304,16 @@ int cmd_bench_step(const Args& args) {
   bind_model(set, model_source);
   loss::LossConfig loss_config;
   bind_loss(set, loss_config);
-  std::string preset = "paper-4l", losses = "sft,dpo,gdpo";
+  std::string preset = "paper-4l", losses = "sft,dpo,gdpo", device_choice = "auto", json_path,
+              golden_dir;
   TrainConfig train_config;  // the paper's lr and clipping; one micro-batch per step
   train_config.warmup_steps = 0;
   SyntheticBatchShape shape;
   int64_t steps = 5, warmup = 1, seed = 0;
-  bool breakdown = false;
+  double peak_tflops = 989, tolerance = 1e-4;
+  bool breakdown = false, check = false;
   set.group("bench", "Step benchmark [bench]")
-      .add("preset", &preset, "paper-4l (bench-gpt2-4l, 8 pairs of 48 + 48 tokens, K=5) | tiny")
+      .add("preset", &preset, preset_help())
       .add("pairs", &shape.pairs, "pairs per step (overrides the preset)")
       .add("prompt-tokens", &shape.prompt_tokens, "prompt tokens per row (overrides the preset)")
       .add("response-tokens", &shape.response_tokens,
@@ -112,6 +321,8 @@ int cmd_bench_step(const Args& args) {
       .add("belief-tokens", &shape.belief_tokens, "belief span tokens (overrides the preset)")
       .add("beliefs", &shape.beliefs, "K beliefs per question (overrides the preset)")
       .add("losses", &losses, "comma-separated objectives run in turn (replaces --loss.type)")
+      .add("device", &device_choice,
+           "auto (CUDA when available) | cpu | cuda | cuda:N: where the policy and the step run")
       .choice("precision", &train_config.precision,
               {{"fp32", Precision::kFp32}, {"bf16", Precision::kBf16}},
               "bf16: autocast forward, fp32 master weights")
@@ -121,12 +332,23 @@ int cmd_bench_step(const Args& args) {
       .add("steps", &steps, "timed steps per objective")
       .add("warmup", &warmup, "untimed steps per objective first (allocates optimizer state)")
       .add("seed", &seed, "seed of the synthetic batch")
+      .add("peak-tflops", &peak_tflops,
+           "the device's peak TFLOP/s for MFU (989: H100/H200 SXM dense bf16)")
       .flag("breakdown", &breakdown,
-            "time forward, log-probs+loss, their backwards, clipping and optimizer separately");
+            "time forward, log-probs+loss, their backwards, clipping and optimizer separately")
+      .flag("check", &check,
+            "print the loss and gradient norm of step 1 of each objective (a fresh seeded model "
+            "per objective, no warm-up, one step): compare --bench.device cpu and cuda")
+      .add("golden", &golden_dir,
+           "a tests/golden folder: recompute its losses and gradient norms with TrainStep on the "
+           "device and compare them with golden.json (exit status 1 on a mismatch)")
+      .add("tolerance", &tolerance, "--bench.golden: allowed |diff| / max(1, |expected|)")
+      .add("json", &json_path, "also write the results to this JSON file");
   if (!set.parse(args)) return kExitOk;
 
   auto it = presets().find(preset);
-  if (it == presets().end()) throw UsageError("--bench.preset: unknown preset '" + preset + "'");
+  if (it == presets().end())
+    throw UsageError("--bench.preset: unknown preset '" + preset + "' (" + preset_help() + ")");
   const Preset& p = it->second;
   auto pick = [&](const char* name, int64_t& field, int64_t preset_value) {
     if (!set.given(std::string("bench.") + name)) field = preset_value;
@@ -139,6 +361,9 @@ int cmd_bench_step(const Args& args) {
   if (!set.given("model.config") && !set.given("model.path")) model_source.config = p.model;
   if (steps < 1) throw UsageError("--bench.steps must be >= 1");
   if (warmup < 0) throw UsageError("--bench.warmup must be >= 0");
+  if (!(peak_tflops > 0)) throw UsageError("--bench.peak-tflops must be > 0");
+  if (!(tolerance > 0)) throw UsageError("--bench.tolerance must be > 0");
+  if (check) steps = 1, warmup = 0;
   std::vector<loss::LossConfig> configs;
   for (const auto& name : split_list(losses)) {
     loss::LossConfig c = loss_config;
@@ -156,17 +381,42 @@ int cmd_bench_step(const Args& args) {
   if (configs.empty()) throw UsageError("--bench.losses is empty");
   common.apply(1);
   auto comm = std::make_shared<dist::SingleProcessCommunicator>();
-
-  // The batch's vocabulary comes from the model; built once to learn it.
-  model::ModelConfig model_config;
-  {
-    auto probe = model::load_model(model_source);
-    model_config = probe->config();
+  const dist::DeviceChoice chosen = dist::select_device(device_choice, *comm, "--bench.device");
+  const torch::Device device = chosen.device;
+#ifdef GDPO_BENCH_DEVICE_MEMORY
+  if (device.is_cuda()) {  // fp32 means fp32: no TensorFloat-32 in cuBLAS or cuDNN
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
   }
+#endif
+
+  json report = {{"device", chosen.description}, {"device_type", device.is_cuda() ? "cuda" : "cpu"}};
+  if (!golden_dir.empty()) {
+    report["mode"] = "golden";
+    report["tolerance"] = tolerance;
+    report["golden"] = json::array();
+    const int failures =
+        run_golden(golden_dir, device, train_config, configs, tolerance, comm, report["golden"]);
+    report["passed"] = failures == 0;
+    write_json(json_path, report);
+    std::cout << (failures == 0 ? "golden: all values match\n"
+                                : "golden: " + std::to_string(failures) + " values differ\n");
+    if (failures) throw Error("bench step: " + std::to_string(failures) +
+                              " golden values differ beyond --bench.tolerance");
+    return kExitOk;
+  }
+
+  // The batch's vocabulary comes from the model's config (nothing allocated).
+  const model::ModelConfig model_config =
+      model_source.path.empty() ? model::load_model_config(model_source.config)
+                                : model::check_model_files(model_source.path).config;
   const int64_t vocab = model_config.vocab_size, parameters = model_config.parameter_count();
   const auto batch = synthetic_pair_batch(shape, vocab, static_cast<uint64_t>(seed));
-  const auto reference = synthetic_reference(batch, static_cast<uint64_t>(seed) + 1);
+  auto reference = synthetic_reference(batch, static_cast<uint64_t>(seed) + 1);
+  reference.after_belief = reference.after_belief.to(device);
+  reference.response = reference.response.to(device);
   const int64_t tokens = batch.tokens();
+  const double flops = step_flops(model_config, tokens, shape.seq_len());
 
   const char* precision = precision_name(train_config.precision);
   std::cout << "bench step: model " << model_source.describe() << " (" << parameters
@@ -174,55 +424,85 @@ int cmd_bench_step(const Args& args) {
             << "), " << shape.pairs << " pairs x 2 rows x " << shape.seq_len() << " tokens ("
             << shape.prompt_tokens << " prompt + " << shape.response_tokens << " response, belief "
             << shape.belief_tokens << ", K=" << shape.beliefs << "), " << precision << ", "
-            << optimizer_kind_name(train_config.optimizer.kind) << ", " << torch::get_num_threads()
-            << " LibTorch threads, "
+            << optimizer_kind_name(train_config.optimizer.kind) << ", device "
+            << chosen.description << ", " << torch::get_num_threads() << " LibTorch threads, "
             << warmup << " warm-up + " << steps << " timed steps per loss, OMP_WAIT_POLICY="
             << (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset") << "\n";
 
+  // One model for every objective (each gets a fresh TrainStep and optimizer state); --bench.check
+  // builds a fresh one per objective so that every objective's step 1 starts from the seeded weights.
+  model::CausalLMPtr policy;
   std::vector<Row> rows;
   bool peak_is_per_loss = true;
   for (const auto& config : configs) {
     Row row;
     row.loss = loss::loss_type_name(config.type);
+    if (check) policy.reset();
     const int64_t rss_before = proc_status_bytes("VmRSS");
     peak_is_per_loss = reset_peak_rss() && peak_is_per_loss;
-    auto policy = model::load_model(model_source);
-    TrainStep step(*policy, train_config, config, comm);
-    const ReferenceSource cached = [&](const data::PairBatch&) { return reference; };
-    int64_t n = 0;
-    for (int64_t i = 0; i < warmup; ++i) step.run(batch, n++, cached);
-    std::vector<double> times;
-    for (int64_t i = 0; i < steps; ++i) {
-      StepPhases phases;
-      const auto t0 = std::chrono::steady_clock::now();
-      step.run(batch, n++, cached, breakdown ? &phases : nullptr);
-      times.push_back(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      if (times.back() <= *std::min_element(times.begin(), times.end())) row.phases = phases;
+    if (!policy) {
+      policy = model::load_model(model_source);
+      policy->to(device);
     }
-    std::sort(times.begin(), times.end());
-    row.seconds = times.front();
-    row.median = times[times.size() / 2];
+    synchronize(device);
+    reset_device_peak(device);
+    {
+      TrainStep step(*policy, train_config, config, comm);
+      const ReferenceSource cached = [&](const data::PairBatch&) { return reference; };
+      int64_t n = 0;
+      for (int64_t i = 0; i < warmup; ++i) step.run(batch, n++, cached);
+      std::vector<double> times;
+      for (int64_t i = 0; i < steps; ++i) {
+        StepPhases phases;
+        synchronize(device);
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto result = step.run(batch, n++, cached, breakdown ? &phases : nullptr);
+        synchronize(device);
+        times.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (times.back() <= *std::min_element(times.begin(), times.end())) row.phases = phases;
+        if (check) {
+          row.check_loss = result.metrics.at("loss");
+          row.check_grad_norm = result.metrics.at("grad_norm");
+        }
+      }
+      std::sort(times.begin(), times.end());
+      row.seconds = times.front();
+      row.median = times[times.size() / 2];
+    }
     row.peak = proc_status_bytes("VmHWM");
     row.growth = row.peak >= 0 && rss_before >= 0 ? row.peak - rss_before : -1;
+    row.device_peak = device_peak(device);
+    for (auto& t : policy->parameters()) t.mutable_grad().reset();  // not the next loss's memory
     rows.push_back(row);
   }
 
+  auto mfu = [&](const Row& r) { return flops / r.seconds / (peak_tflops * 1e12); };
   std::cout << std::fixed << std::setprecision(2) << std::left << std::setw(6) << "loss"
-            << std::right << std::setw(12) << "examples/s" << std::setw(12) << "tokens.s"
-            << std::setw(10) << "s/step" << std::setw(10) << "median" << std::setw(14)
-            << "peak RSS MiB" << std::setw(14) << "growth MiB" << "\n";
+            << std::right << std::setw(12) << "examples/s" << std::setw(12) << "tokens/s"
+            << std::setw(10) << "s/step" << std::setw(10) << "median" << std::setw(8) << "MFU %"
+            << std::setw(14) << "peak RSS MiB" << std::setw(14) << "growth MiB" << std::setw(16)
+            << "peak dev MiB" << "\n";
   for (const auto& r : rows)
     std::cout << std::left << std::setw(6) << r.loss << std::right << std::setw(12)
               << shape.pairs / r.seconds << std::setw(12) << std::setprecision(0)
-              << static_cast<double>(tokens) / r.seconds << std::setprecision(3) << std::setw(10) << r.seconds
-              << std::setw(10) << r.median << std::setw(14) << mib(r.peak) << std::setw(14)
-              << mib(r.growth) << std::setprecision(2) << "\n";
+              << static_cast<double>(tokens) / r.seconds << std::setprecision(3) << std::setw(10)
+              << r.seconds << std::setw(10) << r.median << std::setprecision(1) << std::setw(8)
+              << 100 * mfu(r) << std::setw(14) << mib(r.peak) << std::setw(14) << mib(r.growth)
+              << std::setw(16) << mib(r.device_peak) << std::setprecision(2) << "\n";
   std::cout << "(best of " << steps << " steps; examples = pairs; tokens = " << tokens
-            << " per step; peak RSS = VmHWM "
+            << " per step; MFU = (6 N + 12 L d T) x tokens / s / peak, N = "
+            << matmul_parameters(model_config) << " matmul parameters, peak " << peak_tflops
+            << " TFLOP/s; peak RSS = VmHWM "
             << (peak_is_per_loss ? "reset before each loss"
                                  : "of the whole process (could not reset it)")
-            << "; growth = peak - RSS before the loss's model was built)\n";
+            << "; growth = peak - RSS before the loss's model was built; peak dev = CUDA caching "
+               "allocator's peak allocated bytes, reset before each loss, n/a off CUDA)\n";
+
+  if (check)
+    for (const auto& r : rows)
+      std::cout << "check " << r.loss << ": loss " << sci(r.check_loss) << " grad_norm "
+                << sci(r.check_grad_norm) << "\n";
 
   if (breakdown) {
     std::cout << "\nbreakdown of the best step, seconds (share):\n"
@@ -245,10 +525,40 @@ int cmd_bench_step(const Args& args) {
     }
   }
 
+  report["mode"] = check ? "check" : "bench";
+  report["preset"] = preset;
+  report["model"] = model_source.describe();
+  report["parameters"] = parameters;
+  report["matmul_parameters"] = matmul_parameters(model_config);
+  report["precision"] = precision;
+  report["optimizer"] = optimizer_kind_name(train_config.optimizer.kind);
+  report["pairs"] = shape.pairs;
+  report["rows_per_step"] = 2 * shape.pairs;
+  report["seq_len"] = shape.seq_len();
+  report["tokens_per_step"] = tokens;
+  report["flops_per_step"] = flops;
+  report["peak_tflops"] = peak_tflops;
+  report["steps"] = steps;
+  report["warmup"] = warmup;
+  report["results"] = json::array();
+  for (const auto& r : rows) {
+    json j = {{"loss", r.loss},
+              {"seconds_per_step", r.seconds},
+              {"median_seconds_per_step", r.median},
+              {"examples_per_second", shape.pairs / r.seconds},
+              {"tokens_per_second", static_cast<double>(tokens) / r.seconds},
+              {"mfu", mfu(r)},
+              {"peak_rss_bytes", r.peak},
+              {"peak_device_bytes", r.device_peak}};
+    if (check) j["check"] = {{"loss", r.check_loss}, {"grad_norm", r.check_grad_norm}};
+    report["results"].push_back(j);
+  }
+  write_json(json_path, report);
+
   const auto& paper = presets().at("paper-4l");
   const bool paper_shape =
-      model_config == model::load_model_config(paper.model) && shape.pairs == paper.shape.pairs &&
-      shape.prompt_tokens == paper.shape.prompt_tokens &&
+      !device.is_cuda() && model_config == model::load_model_config(paper.model) &&
+      shape.pairs == paper.shape.pairs && shape.prompt_tokens == paper.shape.prompt_tokens &&
       shape.response_tokens == paper.shape.response_tokens &&
       shape.belief_tokens == paper.shape.belief_tokens && shape.beliefs == paper.shape.beliefs;
   for (const auto& r : rows)

@@ -15,6 +15,7 @@
 #include "gdpo/core/fault_injection.hpp"
 #include "gdpo/core/log.hpp"
 #include "gdpo/dist/communicator.hpp"
+#include "gdpo/dist/device.hpp"
 #include "gdpo/eval/belief_judge.hpp"
 #include "gdpo/eval/belief_metrics.hpp"
 #include "gdpo/model/model_config.hpp"
@@ -55,12 +56,17 @@ int cmd_evaluate(const Args& args) {
            "the sample the judge scores (the authors: their predict_4); -1: every sample")
       .add("batch-size", &config.batch_size, "prompts per forward pass")
       .add("rouge-sample", &config.rouge_sample,
-           "the sample ROUGE-L scores (the authors: the first)");
+           "the sample ROUGE-L scores (the authors: the first)")
+      .add("device", &config.device,
+           "auto (each rank's GPU when GPUs are visible, else cpu) | cpu | cuda (rank r of a node "
+           "takes its GPU r): the model and the judge");
   CommonOptions common;
   common.bind(set);
   if (!set.parse(args)) return kExitOk;
   if (config.batch_size < 1) throw UsageError("--evaluate.batch-size must be >= 1");
   if (config.rouge_sample < 0) throw UsageError("--evaluate.rouge-sample must be >= 0");
+  if (!dist::is_device_choice(config.device))
+    throw UsageError("--evaluate.device '" + config.device + "' is not auto, cpu or cuda");
 
   require_writable_file(output, "--evaluate.output");
   // First: from here on SIGTERM/SIGUSR1 (a preemption, even during the set-up) only set a flag.
@@ -69,12 +75,14 @@ int cmd_evaluate(const Args& args) {
   auto comm = dist::make_communicator(common.backend);
   common.apply(comm->local_size());
   comm->require_identical("the configuration", set.effective_config());
+  const torch::Device device = dist::select_device(config.device, *comm, "--evaluate.device").device;
   try {
     std::optional<eval::OptionMap> map;
     if (!option_map.empty()) map = eval::OptionMap::load(option_map);
     std::optional<eval::Generations> gens;
     if (!generations.empty()) gens = eval::read_generations(generations);
     TestInputs in = load_test_inputs(model_source, tokenizer_path, data_config, nullptr);
+    dist::move_to_device(*in.policy.model, device);
     fault::on_setup_done();
     if (train::stop_agreed(*comm)) throw train::StopRequested("the set-up");
     if (config.label.empty() && !model_source.path.empty()) {
@@ -96,6 +104,7 @@ int cmd_evaluate(const Args& args) {
       judge_source.path = judge_path;
       judge_source.dtype = model_source.dtype;
       auto loaded = eval::load_policy(judge_source);
+      dist::move_to_device(*loaded.model, device);
       const auto& jc = loaded.model->config();
       judge_model.emplace(loaded.model, in.tokenizer, config.batch_size,
                           jc.family == model::Family::kGpt2 ? jc.max_positions - 1 : 0);

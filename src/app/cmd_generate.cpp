@@ -14,6 +14,7 @@
 #include "gdpo/core/log.hpp"
 #include "gdpo/data/test_split.hpp"
 #include "gdpo/dist/communicator.hpp"
+#include "gdpo/dist/device.hpp"
 #include "gdpo/eval/generation_run.hpp"
 #include "gdpo/eval/policy_source.hpp"
 #include "gdpo/eval/test_rows.hpp"
@@ -47,9 +48,11 @@ int cmd_generate(const Args& args) {
   auto comm = dist::make_communicator(common.backend);
   common.apply(comm->local_size());
   comm->require_identical("the configuration", set.effective_config());
+  const torch::Device device = dist::select_device(config.device, *comm, "--generate.device").device;
   eval::GenerateResult result;
   try {
     TestInputs in = load_test_inputs(model_source, tokenizer_path, data_config, &config.generation);
+    dist::move_to_device(*in.policy.model, device);
     fault::on_setup_done();
     result = eval::run_generation(*in.policy.model, *in.tokenizer, in.rows, in.kind, config,
                                   in.policy.description, *comm);

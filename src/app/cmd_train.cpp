@@ -7,6 +7,7 @@
 #include "common_options.hpp"
 #include "gdpo/core/error.hpp"
 #include "gdpo/dist/communicator.hpp"
+#include "gdpo/dist/device.hpp"
 #include "gdpo/tokenizer/tokenizer.hpp"
 #include "gdpo/train/stop_signal.hpp"
 #include "gdpo/train/trainer.hpp"
@@ -42,6 +43,8 @@ int cmd_train(const Args& args) {
   comm->require_identical("the configuration", config);
   if (comm->is_root()) std::cout << config << std::flush;
   in.train.micro_batch(comm->world_size());  // reject an indivisible batch before any work
+  // Each rank's GPU (or the CPU), before any work: --train.device cuda without a GPU stops here.
+  in.device = dist::select_device(in.train.device, *comm, "--train.device").device;
 
   auto tokenizer = tokenizer::load_tokenizer(tokenizer_path);
   // Rank 0 tokenizes first (and fills the cache); the others then read the cache.

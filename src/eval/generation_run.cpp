@@ -12,6 +12,7 @@
 #include "gdpo/core/log.hpp"
 #include "gdpo/core/progress.hpp"
 #include "gdpo/core/utf8.hpp"
+#include "gdpo/dist/device.hpp"
 #include "gdpo/eval/generation_parse.hpp"
 #include "gdpo/eval/generation_store.hpp"
 #include "gdpo/train/stop_signal.hpp"
@@ -33,6 +34,8 @@ void validate(const GenerateConfig& c) {
   if (c.generation.seed < 0) throw UsageError("--generate.seed must be >= 0");
   if (c.max_rows < 0) throw UsageError("--generate.max-rows must be >= 0 (0: every test row)");
   if (c.output.empty()) throw UsageError("--generate.output: no output file given");
+  if (!dist::is_device_choice(c.device))
+    throw UsageError("--generate.device '" + c.device + "' is not auto, cpu or cuda");
 }
 
 std::string generation_settings(const GenerateConfig& c, const std::string& model,

@@ -38,11 +38,14 @@ double counter_uniform(uint64_t seed, uint64_t row, uint64_t sample, uint64_t po
 torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingConfig& config,
                             const torch::Tensor& uniforms) {
   GDPO_CHECK(logits.dim() == 2, "sample_tokens: logits must be [B, V]");
-  if (config.greedy) return logits.argmax(-1).to(torch::kInt64);
+  // On the host whatever the logits' device: the draw below reads the probabilities through a
+  // pointer, and the same float32 operations on the CPU make a sample a function of the logits,
+  // the seed, the row and the sample index only (no device kernel's rounding or reduction order).
+  if (config.greedy) return logits.argmax(-1).to(torch::kCPU, torch::kInt64);
   GDPO_CHECK(uniforms.dim() == 1 && uniforms.size(0) == logits.size(0),
              "sample_tokens: uniforms must be [B]");
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  torch::Tensor x = logits.to(torch::kFloat32);  // [B, V]
+  torch::Tensor x = logits.to(torch::kCPU, torch::kFloat32);  // [B, V]; no copy when already so
   if (config.temperature != 1.0) x = x / config.temperature;
   const int64_t batch = x.size(0), vocab = x.size(1);
   if (config.top_k > 0 && config.top_k < vocab) {
@@ -60,7 +63,7 @@ torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingConfig& c
   const torch::Tensor p =
       (x - std::get<0>(x.max(-1, /*keepdim=*/true))).exp().contiguous();  // [B, V] float32
   torch::Tensor out = torch::empty({batch}, torch::kInt64);
-  const auto u = uniforms.to(torch::kFloat64).contiguous();
+  const auto u = uniforms.to(torch::kCPU, torch::kFloat64).contiguous();
   const float* pp = p.data_ptr<float>();
   for (int64_t b = 0; b < batch; ++b) {
     const float* row = pp + b * vocab;

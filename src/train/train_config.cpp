@@ -2,6 +2,7 @@
 
 #include "gdpo/core/checks.hpp"
 #include "gdpo/core/error.hpp"
+#include "gdpo/dist/device.hpp"
 #include "gdpo/loss/objective.hpp"
 
 namespace gdpo::train {
@@ -45,6 +46,8 @@ void validate(const TrainConfig& o) {
   require_at_least("train.save-every-examples", static_cast<double>(o.save_every_examples), 0);
   require_positive("train.progress-seconds", o.progress_seconds);
   require_at_least("train.seed", static_cast<double>(o.seed), 0);
+  if (!dist::is_device_choice(o.device))
+    throw UsageError("--train.device '" + o.device + "' is not auto, cpu or cuda");
 }
 
 void validate(const EvalConfig& o) {

@@ -16,6 +16,7 @@
 #include "gdpo/core/progress.hpp"
 #include "gdpo/data/random.hpp"
 #include "gdpo/data/sampler.hpp"
+#include "gdpo/dist/device.hpp"
 #include "gdpo/io/atomic_file.hpp"
 #include "gdpo/io/metric_log.hpp"
 #include "gdpo/loss/objective.hpp"
@@ -115,7 +116,7 @@ struct Trainer::Impl {
   explicit Impl(TrainerInputs inputs)
       : in(std::move(inputs)),
         comm(*in.comm),
-        device(in.policy->output_weight().device()),
+        device(in.device),
         run_dir(in.train.run_dir),
         checkpoints(in.train.run_dir) {}
 
@@ -124,6 +125,7 @@ struct Trainer::Impl {
   }
 
   void setup();
+  model::CausalLMPtr make_reference();
   void open_run();
   void prepare_reference();
   void resume_if_asked();
@@ -140,6 +142,10 @@ struct Trainer::Impl {
 void Trainer::Impl::setup() {
   const auto& t = in.train;
   GDPO_CHECK(in.train_data && in.train_data->pairs() > 0, "no training pairs");
+  GDPO_CHECK(in.policy, "no policy model");
+  // On the device before TrainStep makes the optimizer, whose state is created like the parameters.
+  dist::move_to_device(*in.policy, device);
+  if (t.activation_checkpointing) in.policy->set_activation_checkpointing(true);
   if (in.eval_data && in.eval_data->pairs() > 0) validate(in.eval, in.loss);
   micro = t.micro_batch(comm.world_size());
   const int64_t per_epoch = in.train_data->pairs() / t.batch_size;
@@ -224,17 +230,23 @@ void Trainer::Impl::resume_if_asked() {
   log::info("resumed from ", *path, " at step ", state.step, " (", state.examples, " pairs)");
 }
 
+model::CausalLMPtr Trainer::Impl::make_reference() {
+  GDPO_CHECK(in.make_reference, "the objective needs a reference model but none can be made");
+  auto ref = in.make_reference();
+  dist::move_to_device(*ref, device);  // in its own dtype (--train.reference-dtype)
+  ref->eval();
+  return ref;
+}
+
 void Trainer::Impl::prepare_reference() {
   if (!needs_reference()) return;
   const auto& t = in.train;
   if (t.reference == ReferenceMode::kOnline) {
-    online_ref = in.make_reference();
-    online_ref->eval();
+    online_ref = make_reference();
     return;
   }
   // The fingerprint covers the reference weights, so the reference model is always built once.
-  auto ref = in.make_reference();
-  ref->eval();
+  auto ref = make_reference();
   const std::string weights = weights_fingerprint(*ref);
   if (!reference_fp.empty() && reference_fp != weights)
     log::warn("the reference weights differ from those the checkpoint was trained against");

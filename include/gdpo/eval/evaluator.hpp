@@ -56,6 +56,8 @@ struct EvaluateConfig {
   int64_t batch_size = 8;       // prompts per forward pass for the belief distribution
   int64_t rouge_sample = 0;     // the sample ROUGE-L scores (the authors: their first file)
   int64_t judge_sample = 4;     // the sample the judge scores (the authors: predict_4); -1: all
+  std::string device = "auto";  // auto | cpu | cuda: where the model and the judge run (the app
+                                // resolves it with dist::select_device and moves them there)
 };
 
 struct EvalReport {

@@ -25,6 +25,11 @@ struct GenerateConfig {
   int64_t max_rows = 0;         // > 0: only the first max_rows test rows (the authors: 1843)
   std::string output;           // generations.h5
   std::string jsonl;            // also JSON lines here ("": none)
+  // auto | cpu | cuda: where the model runs (the app resolves it with dist::select_device and moves
+  // the model; the library follows the model's device). Not part of the settings a resumed file must
+  // match: the samples depend on seed, row and sample index only (the draw is on the host, see
+  // token_sampler.hpp).
+  std::string device = "auto";
 };
 
 // UsageError naming the `--generate.*` option of an invalid value.

@@ -30,7 +30,10 @@ double counter_uniform(uint64_t seed, uint64_t row, uint64_t sample, uint64_t po
 //   e = exp(x - max x) (float32), C_v = e_0 + ... + e_v (float64);  token = min { v : C_v > u C_V-1 }.
 // A token of probability 0 is never chosen. Greedy ignores `uniforms`. One pass over each row after
 // the exp (no [B, V] float64 softmax or cumsum): 5x faster at [32, 50257].
-// logits [B, V] any float dtype; uniforms [B] float64  ->  [B] int64.
+// logits [B, V] any float dtype, on any device; uniforms [B] float64  ->  [B] int64 on the CPU.
+// Everything after the logits runs on the host (a GPU run copies [B, V] float32 per step), so the
+// same logits give the same tokens on every device; a GPU run's logits themselves may differ from a
+// CPU run's in the last bits, which can move a sample only where u lands on a token boundary.
 torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingConfig& config,
                             const torch::Tensor& uniforms);
 

@@ -42,6 +42,13 @@ struct TrainConfig {
   double progress_seconds = 30;       // progress line period when stdout is not a terminal
   int64_t max_steps = 0;              // > 0: stop after this many optimizer steps (tests, smoke runs)
   ExportChoice export_model = ExportChoice::kBest;
+  // Where the policy, the reference model, the optimizer state, batches and reference log-probs
+  // live: auto | cpu | cuda, resolved per rank by dist::select_device (the app passes the result
+  // as TrainerInputs::device).
+  std::string device = "auto";
+  // Recompute each transformer block's activations in the backward pass instead of keeping them
+  // (less memory, about one more forward pass of time); the policy only.
+  bool activation_checkpointing = false;
 
   // Pairs of one micro-batch on one rank; UsageError unless batch_size divides evenly.
   int64_t micro_batch(int world_size) const;

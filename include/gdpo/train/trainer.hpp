@@ -23,6 +23,11 @@ struct TrainerInputs {
   loss::LossConfig loss;
   std::shared_ptr<dist::Communicator> comm;
   model::CausalLMPtr policy;     // the starting weights (replaced by a checkpoint's on resume)
+  // Where the policy, its optimizer state, the reference model, batches, reference log-probs and
+  // the loss live (the app resolves --train.device with dist::select_device). The trainer moves the
+  // policy (and each reference model it makes) there before the optimizer state is created;
+  // checkpoints and the exported model are written from host copies and read back onto it.
+  torch::Device device = torch::kCPU;
   // Makes the frozen reference model (the starting weights, in the reference dtype); called when
   // the objective needs a reference and its log-probs are not cached for these weights and data.
   std::function<model::CausalLMPtr()> make_reference;
