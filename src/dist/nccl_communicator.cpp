@@ -34,6 +34,14 @@ namespace gdpo::dist {
 namespace detail {
 namespace {
 
+// What a call on a non-blocking communicator returns while it is still under way (no such result
+// before NCCL 2.14, whose communicators are all blocking).
+#if GDPO_NCCL_NONBLOCKING
+constexpr ncclResult_t kNcclInProgress = ncclInProgress;
+#else
+constexpr ncclResult_t kNcclInProgress = static_cast<ncclResult_t>(-1);
+#endif
+
 std::string call_name(const char* call) {
   std::string name(call);
   return name.substr(0, name.find('('));
@@ -57,7 +65,7 @@ std::string nccl_error_text(ncclResult_t code, ncclComm_t comm) {
 // under way), otherwise throws gdpo::Error "file:line: ncclAllReduce failed: <NCCL's message>".
 ncclResult_t nccl_checked(ncclResult_t code, const char* file, int line, const char* call,
                           ncclComm_t comm) {
-  if (code == ncclSuccess || code == ncclInProgress) return code;
+  if (code == ncclSuccess || code == kNcclInProgress) return code;
   throw Error(::gdpo::detail::source_location(file, line) + call_name(call) +
               " failed: " + nccl_error_text(code, comm));
 }
@@ -311,7 +319,7 @@ struct NcclCommunicator::State {
     GDPO_CUDA_CHECK(cudaEventRecord(ready->get(), current));
     GDPO_CUDA_CHECK(cudaStreamWaitEvent(stream->get(), ready->get(), 0));
     const uint64_t number = ++enqueued;
-    if (call(stream->get()) == ncclInProgress) wait_ready(name, number);
+    if (call(stream->get()) == detail::kNcclInProgress) wait_ready(name, number);
     auto done = take_event();
     GDPO_CUDA_CHECK(cudaEventRecord(done->get(), stream->get()));
     GDPO_CUDA_CHECK(cudaStreamWaitEvent(current, done->get(), 0));
@@ -382,7 +390,7 @@ struct NcclCommunicator::State {
         GDPO_CUDA_CHECK(cudaStreamSynchronize(stream->get()));
 #if GDPO_NCCL_NONBLOCKING
         closing = true;
-        if (GDPO_NCCL_CHECK(ncclCommFinalize(comm), comm) == ncclInProgress)
+        if (GDPO_NCCL_CHECK(ncclCommFinalize(comm), comm) == detail::kNcclInProgress)
           wait_ready("finalize", enqueued);
 #endif
       } catch (const std::exception& e) {
