@@ -87,15 +87,17 @@ int cmd_bench_dist(const Args& args) {
   OptionSet set("gdpo bench dist",
                 "check the distributed setup: ranks, hosts, collectives, all-reduce bandwidth");
   set.group("dist")
-      .add("backend", &o.backend, "auto (MPI when launched by mpiexec/srun) | mpi | single")
+      .add("backend", &o.backend,
+           "auto (MPI when launched by mpiexec/srun) | mpi | single | nccl (a GPU per rank; "
+           "GDPO_CUDA builds)")
       .add("fail-rank", &o.fail_rank, "make this rank fail (tests that the job aborts); -1: none")
       .add("fail-how", &o.fail_how, "how --dist.fail-rank fails: throw | terminate")
       .add("size-mb", &o.size_mb, "MiB of float32 per rank for the all-reduce bandwidth test")
       .add("iters", &o.iters, "timed all-reduce iterations");
   set.validate([&] {
-    if (o.backend != "auto" && o.backend != "mpi" && o.backend != "single")
+    if (o.backend != "auto" && o.backend != "mpi" && o.backend != "single" && o.backend != "nccl")
       GDPO_THROW(gdpo::UsageError, "--dist.backend '" << o.backend
-                                                      << "' is not auto, mpi or single");
+                                                      << "' is not auto, mpi, single or nccl");
     if (o.fail_how != "throw" && o.fail_how != "terminate")
       GDPO_THROW(gdpo::UsageError, "--dist.fail-how '" << o.fail_how
                                                        << "' is not throw or terminate");

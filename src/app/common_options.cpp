@@ -21,7 +21,9 @@ void CommonOptions::bind(OptionSet& set) {
       .add("level", &log_level, "debug | info | warn | error")
       .flag("all-ranks", &log_all_ranks, "print info lines from every rank, not just rank 0");
   set.group("dist", "Parallel runs [dist]")
-      .add("backend", &backend, "auto (MPI when started by mpiexec/srun) | mpi | single")
+      .add("backend", &backend,
+           "auto (MPI when started by mpiexec/srun) | mpi | single | nccl (a GPU per rank; "
+           "GDPO_CUDA builds)")
       .add("threads", &threads, "CPU threads per rank (0: the node's cores / its ranks)");
   set.validate([this] {
     log::parse_level(log_level);

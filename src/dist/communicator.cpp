@@ -8,6 +8,9 @@
 #include "gdpo/core/log.hpp"
 #include "gdpo/dist/mpi_communicator.hpp"
 #include "gdpo/dist/single_process_communicator.hpp"
+#if defined(GDPO_CUDA)
+#include "gdpo/dist/nccl_communicator.hpp"
+#endif
 
 namespace gdpo::dist {
 
@@ -75,13 +78,9 @@ void Communicator::check_agreement(const char* what, const torch::Tensor& tensor
                           def ? tensor.dim() : -1, def ? tensor.numel() : -1, arg,
                           def ? shape_hash(tensor) : -1};
   // max over ranks of (v, -v) gives (max v, -min v): every rank agrees iff max == min.
-  auto both = torch::empty({10}, torch::kInt64);
-  auto* p = both.data_ptr<int64_t>();
-  for (int i = 0; i < 5; ++i) p[i] = sig[i], p[5 + i] = -sig[i];
-  torch::Tensor reduced = both.to(device());
-  all_reduce_impl(reduced, ReduceOp::Max);
-  reduced = reduced.cpu();
-  const auto* q = reduced.data_ptr<int64_t>();
+  std::vector<int64_t> q(10);
+  for (int i = 0; i < 5; ++i) q[i] = sig[i], q[5 + i] = -sig[i];
+  max_over_ranks(q);
   bool same = true;
   for (int i = 0; i < 5; ++i) same = same && q[i] == -q[5 + i];
   if (same) return;
@@ -108,6 +107,17 @@ void Communicator::check_agreement(const char* what, const torch::Tensor& tensor
   }
   if (others) msg << "; and " << others << " more ranks differ";
   GDPO_CHECK(false, msg.str());
+}
+
+void Communicator::max_over_ranks(std::vector<int64_t>& values) {
+  auto host = torch::from_blob(values.data(), {static_cast<int64_t>(values.size())}, torch::kInt64);
+  if (device().is_cpu()) {
+    all_reduce_impl(host, ReduceOp::Max);
+    return;
+  }
+  torch::Tensor reduced = host.to(device());
+  all_reduce_impl(reduced, ReduceOp::Max);
+  host.copy_(reduced.cpu());
 }
 
 void Communicator::check_root(const char* what, int root) const {
@@ -263,8 +273,40 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
     MpiRuntime::process();
     return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
   }
-  GDPO_THROW(UsageError,
-             "unknown distributed backend '" << backend << "' (expected auto, mpi or single)");
+  if (chosen == "nccl") {
+#if defined(GDPO_CUDA)
+    // Checked before MPI starts: the same answer on every rank of a node.
+    const int devices = static_cast<int>(torch::cuda::device_count());
+    if (devices == 0) {
+      GDPO_THROW(UsageError, "--dist.backend nccl needs a CUDA device, and "
+                             "torch::cuda::device_count() is 0 ("
+#if defined(GDPO_TORCH_CUDA)
+                             "no GPU is visible: check CUDA_VISIBLE_DEVICES and the driver"
+#else
+                             "this LibTorch has no CUDA: configure with CMAKE_PREFIX_PATH at a "
+                             "CUDA LibTorch"
+#endif
+                             "); use --dist.backend mpi");
+    }
+    MpiRuntime::process();
+    auto mpi = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+    if (mpi->local_size() > devices) {
+      GDPO_THROW(UsageError, "--dist.backend nccl needs one CUDA device per rank, but this node "
+                             "runs " << mpi->local_size() << " ranks and LibTorch sees "
+                                     << devices << " CUDA device" << (devices == 1 ? "" : "s")
+                                     << " (start at most " << devices
+                                     << " ranks per node, or use --dist.backend mpi)");
+    }
+    const int device = mpi->local_rank();
+    return std::make_unique<NcclCommunicator>(std::move(mpi), device);
+#else
+    GDPO_THROW(UsageError, "--dist.backend nccl: this gdpo was built without NCCL (configure with "
+                           "-DGDPO_CUDA=ON or AUTO, with the CUDA toolkit and NCCL installed: "
+                           "NCCL_INCLUDE_DIR, NCCL_LIBRARY); use --dist.backend mpi");
+#endif
+  }
+  GDPO_THROW(UsageError, "unknown distributed backend '"
+                             << backend << "' (expected auto, mpi, single or nccl)");
 }
 
 }  // namespace gdpo::dist

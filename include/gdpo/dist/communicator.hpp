@@ -1,6 +1,7 @@
 // Collective communication between the ranks of a job (gradient all-reduce, metric reduction,
 // checking that every rank runs the same configuration), independent of the backend: MPI over host
-// memory (mpi_communicator.hpp), one process (single_process_communicator.hpp), NCCL later.
+// memory (mpi_communicator.hpp), one process (single_process_communicator.hpp), NCCL on the ranks'
+// GPUs (nccl_communicator.hpp; built with GDPO_CUDA).
 #pragma once
 #include <torch/torch.h>
 
@@ -23,10 +24,12 @@ const char* reduce_op_name(ReduceOp op);
 //
 // Backends implement the protected *_impl primitives, which receive contiguous tensors already
 // checked to agree across ranks. The MPI backend works on host memory and is synchronous (device
-// tensors are staged through the host). A NCCL backend (src/dist/nccl_communicator.cpp, GDPO_CUDA)
-// will take CUDA tensors on its device() and enqueue each collective on the current CUDA stream
-// (c10::cuda::getCurrentCUDAStream()), returning before it completes: results are then ordered with
-// later work on that stream, and reading them on the host (.item(), .cpu()) synchronises.
+// tensors are staged through the host). The NCCL backend (nccl_communicator.hpp, GDPO_CUDA) takes
+// CUDA tensors on its device() and runs each collective on a stream of its own, ordered after the
+// work on the current CUDA stream (LibTorch's c10::cuda::getCurrentCUDAStream() in a build whose
+// LibTorch has CUDA), which then waits for it; it returns before the collective completes: results
+// are ordered with later work on that stream, and reading them on the host (.item(), .cpu())
+// synchronises. Its agreement check goes over MPI on the host, so it does not wait for the GPU.
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -97,6 +100,9 @@ class Communicator {
   virtual void all_reduce_impl(torch::Tensor& tensor, ReduceOp op) = 0;
   // `tensor` is contiguous; returns [world_size, ...tensor.shape].
   virtual torch::Tensor all_gather_impl(const torch::Tensor& tensor) = 0;
+  // In place, the element-wise maximum over ranks of host `values` (the agreement check of every
+  // collective). Default: all_reduce_impl on a device() tensor, read back on the host.
+  virtual void max_over_ranks(std::vector<int64_t>& values);
 
  private:
   // Throws on every rank unless every rank called `what` with the same dtype, shape and `arg`
@@ -112,7 +118,10 @@ class Communicator {
 bool launched_by_mpi();
 
 // "single": one process, no MPI. "mpi": MPI_COMM_WORLD (MPI is initialised for the process's
-// lifetime if needed). "auto": "mpi" when launched_by_mpi(), otherwise "single". Anything else is a
+// lifetime if needed). "nccl": NCCL over MPI_COMM_WORLD's ranks, each on the CUDA device numbered by
+// its local rank (watchdog timeout: GDPO_NCCL_TIMEOUT seconds, default 600); a gdpo::UsageError
+// unless this gdpo was built with GDPO_CUDA and LibTorch sees at least local_size() CUDA devices.
+// "auto": "mpi" when launched_by_mpi(), otherwise "single" (never "nccl"). Anything else is a
 // gdpo::UsageError. Also sets the rank that gdpo::log prints.
 std::unique_ptr<Communicator> make_communicator(const std::string& backend = "auto");
 
