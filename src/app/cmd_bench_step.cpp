@@ -36,7 +36,7 @@
 #include "gdpo/train/train_step.hpp"
 
 // Peak device memory needs the CUDA caching allocator, i.e. a CUDA LibTorch (-DGDPO_CUDA=ON).
-#if defined(GDPO_TORCH_CUDA) || defined(GDPO_CUDA)
+#if defined(GDPO_TORCH_CUDA)
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #define GDPO_BENCH_DEVICE_MEMORY 1

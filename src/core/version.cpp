@@ -8,10 +8,13 @@ std::string version() { return GDPO_VERSION; }
 
 std::string build_description() {
   std::string s = "gdpo " + version() + " (LibTorch " + TORCH_VERSION;
-#ifdef GDPO_CUDA
+#if defined(GDPO_TORCH_CUDA)
   s += ", CUDA";
 #else
   s += ", CPU";
+#endif
+#if defined(GDPO_CUDA)
+  s += ", NCCL";
 #endif
   return s + ")";
 }

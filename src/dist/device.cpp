@@ -2,9 +2,11 @@
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
-#if defined(GDPO_TORCH_CUDA) || defined(GDPO_CUDA)
+#if defined(GDPO_TORCH_CUDA)
 #include <ATen/cuda/CUDAContext.h>
 #endif
+
+#include <cstdlib>
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/core/log.hpp"
@@ -31,7 +33,7 @@ bool is_device_choice(const std::string& choice) {
 }
 
 DeviceChoice select_device(const std::string& choice, int local_rank, int local_size,
-                           int64_t device_count, const std::string& option) {
+                           int64_t device_count, const std::string& option, bool share_gpus) {
   if (!is_device_choice(choice))
     throw UsageError(option + " '" + choice + "' is not auto, cpu or cuda");
   GDPO_CHECK(local_size >= 1 && local_rank >= 0 && local_rank < local_size,
@@ -44,13 +46,14 @@ DeviceChoice select_device(const std::string& choice, int local_rank, int local_
                               "device count 0: it is built without CUDA, or no GPU and driver are "
                               "visible to this process, e.g. CUDA_VISIBLE_DEVICES); use " +
                      option + " cpu or auto");
-  if (local_size > device_count)
+  if (local_size > device_count && !share_gpus)
     throw UsageError(option + " " + choice + ": " + plural(local_size, "rank", "ranks") +
                      " on this node but " + plural(device_count, "GPU", "GPUs") +
                      " visible; start at most one rank per GPU" +
                      (choice == "auto" ? " (or use " + option + " cpu)" : std::string()));
-  out.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
-  out.description = describe_gpu(local_rank, local_rank, local_size, "");
+  const int index = static_cast<int>(local_rank % device_count);
+  out.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  out.description = describe_gpu(index, local_rank, local_size, "");
   return out;
 }
 
@@ -60,13 +63,16 @@ DeviceChoice select_device(const std::string& choice, const Communicator& comm,
   if (!is_device_choice(choice))
     throw UsageError(option + " '" + choice + "' is not auto, cpu or cuda");
   const int64_t count = choice == "cpu" ? 0 : static_cast<int64_t>(torch::cuda::device_count());
-  DeviceChoice out = select_device(choice, comm.local_rank(), comm.local_size(), count, option);
+  const char* share = std::getenv("GDPO_ALLOW_GPU_SHARING");
+  const bool share_gpus = share != nullptr && std::string(share) == "1";
+  DeviceChoice out =
+      select_device(choice, comm.local_rank(), comm.local_size(), count, option, share_gpus);
   if (out.device.is_cuda()) {
     // The rank's GPU becomes the current device: kernels and allocations without an explicit
     // index (and NCCL, cuBLAS handles) go there. Through c10's device-guard registry, which the
     // CUDA LibTorch fills in, so that no CUDA header is needed here.
     c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(out.device);
-#if defined(GDPO_TORCH_CUDA) || defined(GDPO_CUDA)
+#if defined(GDPO_TORCH_CUDA)
     const auto* props = at::cuda::getDeviceProperties(out.device.index());
     out.description = describe_gpu(out.device.index(), comm.local_rank(), comm.local_size(),
                                    props ? std::string(props->name) : std::string());

@@ -70,6 +70,17 @@ TEST(SelectDevice, MoreRanksThanGpusIsRefusedWithBothNumbers) {
   EXPECT_TRUE(has(one, "--bench.device cuda: 2 ranks on this node but 1 GPU visible")) << one;
 }
 
+TEST(SelectDevice, SharingGivesRanksTheirLocalRankModuloTheGpus) {
+  // 4 ranks on 2 GPUs: ranks 0 and 2 on cuda:0, ranks 1 and 3 on cuda:1.
+  for (int r = 0; r < 4; ++r) {
+    const auto c = select_device("cuda", r, 4, 2, "--train.device", /*share_gpus=*/true);
+    EXPECT_EQ(c.device, torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(r % 2))) << r;
+  }
+  // Sharing does not conjure a GPU.
+  EXPECT_FALSE(usage_error([] { select_device("cuda", 0, 2, 0, "--train.device", true); }).empty());
+  EXPECT_TRUE(select_device("auto", 1, 2, 0, "--train.device", true).device.is_cpu());
+}
+
 TEST(SelectDevice, UnknownValuesAreRefused) {
   for (const char* bad : {"gpu", "CUDA", "cuda:0", ""}) {
     const auto m = usage_error([&] { select_device(bad, 0, 1, 2, "--train.device"); });

@@ -14,7 +14,7 @@ class Communicator;
 struct DeviceChoice {
   torch::Device device = torch::kCPU;
   // "cpu", or e.g. "cuda:1 (NVIDIA H100 80GB HBM3, local rank 1 of 4)" (the GPU's name only when
-  // this gdpo is built with CUDA headers: GDPO_TORCH_CUDA or GDPO_CUDA).
+  // this gdpo's LibTorch has CUDA: GDPO_TORCH_CUDA).
   std::string description = "cpu";
 };
 
@@ -26,9 +26,12 @@ bool is_device_choice(const std::string& choice);  // "auto" | "cpu" | "cuda"
 // gives rank `local_rank` the GPU cuda:<local_rank>. gdpo::UsageError naming `option` (e.g.
 // "--train.device") for an unknown value, for cuda with no GPU visible, and when the node has more
 // ranks than visible GPUs ("4 ranks on this node but 2 GPUs visible; start at most one rank per
-// GPU"; also under auto: ranks never share a GPU).
+// GPU"; also under auto: ranks never share a GPU) unless `share_gpus`, which gives rank
+// `local_rank` the GPU cuda:<local_rank % device_count> (tests and the GPU suite run 2 ranks on one
+// GPU that way over the MPI backend; NCCL refuses two ranks of a communicator on one GPU).
 DeviceChoice select_device(const std::string& choice, int local_rank, int local_size,
-                           int64_t device_count, const std::string& option);
+                           int64_t device_count, const std::string& option,
+                           bool share_gpus = false);
 
 // The above with torch::cuda::device_count() and comm.local_rank() / comm.local_size(). The local
 // rank comes from the communicator (MPI: the rank within MPI_Comm_split_type(MPI_COMM_TYPE_SHARED),
@@ -36,7 +39,8 @@ DeviceChoice select_device(const std::string& choice, int local_rank, int local_
 // OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID whenever the launcher places consecutive ranks on a
 // node (block placement, the default of both; with cyclic placement the GPUs are still one per
 // rank, in another order). Not collective: a rank that cannot be served throws, and main() then
-// aborts the whole job (dist/fatal.hpp), so no rank is left waiting. Makes a chosen GPU the current
+// aborts the whole job (dist/fatal.hpp), so no rank is left waiting. GDPO_ALLOW_GPU_SHARING=1 in
+// the environment sets `share_gpus`. Makes a chosen GPU the current
 // CUDA device, and logs one line on every rank at info level ("device: cuda:1 (...)", prefixed
 // "[rank R]" in a many-rank job).
 DeviceChoice select_device(const std::string& choice, const Communicator& comm,
