@@ -169,7 +169,8 @@ TEST(MetricAccumulatorOnTwoRanks, TensorMetricsReduceLikeHostValues) {
                2);
     host.add("loss", torch::tensor(loss, torch::kFloat32).item<double>(), 2);
     host.add("count.majority", majority, 1);
-    host.add("rewards.margin_majority", reward, majority);
+    // torch::tensor(double) is float32 (the default dtype): the host gets the same float's value.
+    host.add("rewards.margin_majority", torch::tensor(reward).item<double>(), majority);
   }
   if (r == 1) {  // a name only one rank has
     device.add("count.only_rank1", 5, 1);
