@@ -1,21 +1,35 @@
 #include "gdpo/train/gradient_clip.hpp"
 
-#include <cmath>
-
 namespace gdpo::train {
 
-double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+torch::Tensor clip_gradients_on_device(const std::vector<torch::Tensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  double total = 0;
   // sum(kFloat64) accumulates in float64 without a float64 copy of each gradient.
+  std::vector<torch::Tensor> sums;
+  std::vector<torch::Tensor> grads;
   for (const auto& p : params)
-    if (p.grad().defined()) total += p.grad().pow(2).sum(torch::kFloat64).item<double>();
-  const double norm = std::sqrt(total);
-  const double coef = max_norm / (norm + 1e-6);
-  if (max_norm > 0 && coef < 1)
-    for (const auto& p : params)
-      if (p.grad().defined()) p.grad().mul_(coef);
+    if (p.grad().defined()) {
+      grads.push_back(p.grad());
+      sums.push_back(p.grad().pow(2).sum(torch::kFloat64));
+    }
+  if (sums.empty()) return torch::zeros({}, torch::kFloat64);
+  // The sums added one after the other in parameter order, as a host loop `total += s` would: the
+  // last element of a cumulative sum (CPU's cumsum is that sequential loop in float64; sum() would
+  // add pairwise, which rounds differently).
+  const auto total = torch::stack(sums).cumsum(0).select(0, -1);
+  const auto norm = total.sqrt();
+  if (max_norm > 0) {
+    // max_norm / (norm + 1e-6) as a tensor division (a Scalar / Tensor would multiply by the
+    // reciprocal, which rounds differently). NaN < 1 is false: a NaN norm leaves the gradients.
+    const auto coef = torch::full({}, max_norm, norm.options()).div(norm + 1e-6);
+    const auto scale = torch::where(coef < 1, coef, torch::ones_like(coef));
+    for (auto& g : grads) g.mul_(scale);  // x * 1.0 == x bitwise: the unclipped case is unchanged
+  }
   return norm;
+}
+
+double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+  return clip_gradients_on_device(params, max_norm).item<double>();
 }
 
 }  // namespace gdpo::train

@@ -44,7 +44,8 @@ TrainStep::TrainStep(model::CausalLM& policy, const TrainConfig& train,
     params_.push_back(p);
   }
   optimizer_ = make_optimizer(train_.optimizer, std::move(named));
-  sync_ = std::make_unique<GradientSync>(comm_, params_);
+  sync_ = std::make_unique<GradientSync>(comm_, params_, int64_t{32} << 20,
+                                         /*overlap=*/comm_->world_size() > 1);
 }
 
 StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
@@ -61,8 +62,9 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
 
   policy_.train();
   for (auto& p : params_) p.mutable_grad().reset();
-  MetricAccumulator acc;
-  int64_t tokens = 0;
+  // Overlapped: the last micro-batch's backward launches the buckets' all-reduces as it goes.
+  const bool overlapped = overlap() && phases == nullptr;
+  MetricAccumulator acc;  // on the device until the one read below
   torch::Tensor losses_finite;  // every micro-batch's loss finite: on the device, read once a step
   for (int64_t a = 0; a < accum; ++a) {
     auto mb = accum == 1 ? batch.to(device) : batch.slice(a * micro, (a + 1) * micro).to(device);
@@ -81,20 +83,33 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
     const auto finite = torch::isfinite(out.loss.detach());
     losses_finite = losses_finite.defined() ? losses_finite.logical_and(finite) : finite;
     clock.lap(&ph.objective);
+    if (overlapped) sync_->prepare(a == accum - 1);
     (out.loss / static_cast<double>(accum)).backward();
     clock.lap(&ph.objective_backward);
     if (phases) {
       hidden.backward(input.grad());
       clock.lap(&ph.model_backward);
     }
-    tokens += mb.tokens();
   }
-  sync_->average();
+  if (overlapped)
+    sync_->finish();
+  else
+    sync_->average();
   clock.lap(&ph.gradient_sync);
-  const double grad_norm = clip_gradients(params_, train_.max_grad_norm);  // the same on every rank
+  // The norm (the same on every rank: the gradients are) and the clipping, on the device.
+  const auto grad_norm_on_device = clip_gradients_on_device(params_, train_.max_grad_norm);
+  // count.*: summed over ranks. The step's tokens (the micro-batches partition the batch's rows).
+  if (!batch.attention_mask.defined() || batch.attention_mask.is_cpu())
+    acc.add("count.tokens", static_cast<double>(batch.tokens()), 1.0);
+  else
+    acc.add({{"count.tokens", batch.attention_mask.sum()}}, pairs);
+  // The step's one host read: the metrics summed over the ranks, with how many ranks saw a
+  // non-finite loss (in the same all-reduce), and this rank's gradient norm.
+  const auto read = acc.all_reduce(*comm_, {losses_finite.logical_not()}, {grad_norm_on_device});
+  const bool non_finite_loss = read.at(0) != 0;
+  const double grad_norm = read.at(1);
   clock.lap(&ph.clip);
-  const int64_t non_finite_loss = losses_finite.item<bool>() ? 0 : 1;
-  if (comm_->all_reduce(non_finite_loss, dist::ReduceOp::Max) != 0 || !std::isfinite(grad_norm)) {
+  if (non_finite_loss || !std::isfinite(grad_norm)) {
     for (auto& p : params_) p.mutable_grad().reset();
     throw NonFiniteError("step " + std::to_string(step + 1) + ": the " +
                          (std::isfinite(grad_norm) ? "loss" : "gradient norm") +
@@ -106,10 +121,8 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
   optimizer_->step(lr);
   clock.lap(&ph.optimizer);
 
-  acc.add("count.tokens", static_cast<double>(tokens), 1.0);  // count.*: summed over ranks
-  acc.all_reduce(*comm_);
   StepResult result;
-  result.metrics = acc.result();
+  result.metrics = acc.result();  // already on the host: no read
   result.tokens = static_cast<int64_t>(result.metrics.at("count.tokens"));
   result.metrics.erase("count.tokens");
   result.metrics["grad_norm"] = grad_norm;

@@ -5,18 +5,15 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <stdexcept>
-#include <thread>
+#include <cmath>
 #include <vector>
 
 #include "gdpo/dist/single_process_communicator.hpp"
+#include "train/thread_world.hpp"
 
 namespace gdpo::train {
 namespace {
+using test_ranks::on_two_ranks;
 
 std::map<std::string, torch::Tensor> metrics(double loss, double majority, double minority,
                                              double margin_majority) {
@@ -41,94 +38,86 @@ TEST(MetricAccumulator, WeightsByPairsAndCountsAndSumsCounts) {
   EXPECT_DOUBLE_EQ(r.at("count.tokens"), 150);
 }
 
-// A world of `size` ranks in one process, one thread per rank: exchange() returns every rank's
-// tensor once all ranks have called it (a collective that a rank never joins times out and throws,
-// so a broken reduction fails the test instead of hanging it).
-class ThreadWorld {
- public:
-  explicit ThreadWorld(int size) : size_(size), slots_(size) {}
-  int size() const { return size_; }
+// The tensor path reads nothing back until result(), and gives exactly the host arithmetic
+// sum += mean x weight: loss 0.5 over 4 pairs then 1.0 over 2 pairs is (0.5 x 4 + 1.0 x 2) / 6 = 2/3;
+// the majority reward 0.5 over 3 majority pairs then 2.5 over 1 is 4 / 4 = 1, the minority reward
+// 0.25 over 1 then (0 minority pairs: skipped) is 0.25.
+TEST(MetricAccumulator, TensorMetricsGiveTheHostArithmeticExactly) {
+  auto batch = [](double loss, double majority, double minority, double margin_majority,
+                  double margin_minority) {
+    auto m = metrics(loss, majority, minority, margin_majority);
+    m["rewards.margin_minority"] = torch::tensor(margin_minority);
+    return m;
+  };
+  MetricAccumulator acc;
+  acc.add(batch(0.5, 3, 1, 0.5, 0.25), 4);
+  acc.add(batch(1.0, 1, 0, 2.5, 7.0), 2);
+  const auto r = acc.result();
+  EXPECT_EQ(r.at("loss"), (0.5 * 4 + 1.0 * 2) / 6);
+  EXPECT_EQ(r.at("loss"), 2.0 / 3.0);
+  EXPECT_EQ(r.at("rewards.margin_majority"), (0.5 * 3 + 2.5 * 1) / 4);
+  EXPECT_EQ(r.at("rewards.margin_minority"), 0.25);
+  EXPECT_EQ(r.at("count.majority"), 4.0);
+  EXPECT_EQ(r.at("count.minority"), 1.0);
+  // result() is repeatable (it reads, it does not consume).
+  EXPECT_EQ(acc.result(), r);
+}
 
-  std::vector<torch::Tensor> exchange(int rank, const torch::Tensor& mine) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    slots_[rank] = mine.defined() ? mine.clone() : mine;
-    wait_for_all(lock);  // every rank has written its slot
-    std::vector<torch::Tensor> all = slots_;
-    wait_for_all(lock);  // every rank has read them: the slots may be reused
-    return all;
-  }
-
- private:
-  void wait_for_all(std::unique_lock<std::mutex>& lock) {
-    const int64_t generation = generation_;
-    if (++arrived_ == size_) {
-      arrived_ = 0;
-      ++generation_;
-      changed_.notify_all();
-      return;
-    }
-    if (!changed_.wait_for(lock, std::chrono::seconds(60),
-                           [&] { return generation_ != generation; }))
-      throw std::runtime_error("a rank did not join the collective within 60 s");
-  }
-
-  const int size_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<torch::Tensor> slots_;
-  int arrived_ = 0;
-  int64_t generation_ = 0;
-};
-
-// One rank of a ThreadWorld, under the Communicator's checks (dtypes and shapes agree).
-class ThreadRank : public dist::Communicator {
- public:
-  ThreadRank(ThreadWorld& world, int rank) : world_(world), rank_(rank) {}
-  int rank() const override { return rank_; }
-  int world_size() const override { return world_.size(); }
-  int local_rank() const override { return rank_; }
-  int local_size() const override { return world_.size(); }
-  std::string backend() const override { return "threads"; }
-
- protected:
-  void barrier_impl() override { world_.exchange(rank_, torch::zeros({1})); }
-  void broadcast_impl(torch::Tensor& tensor, int root) override {
-    tensor.copy_(world_.exchange(rank_, tensor)[root]);
-  }
-  void all_reduce_impl(torch::Tensor& tensor, dist::ReduceOp op) override {
-    auto all = torch::stack(world_.exchange(rank_, tensor));
-    switch (op) {
-      case dist::ReduceOp::Sum: tensor.copy_(all.sum(0)); break;
-      case dist::ReduceOp::Mean: tensor.copy_(all.sum(0) / world_.size()); break;
-      case dist::ReduceOp::Max: tensor.copy_(all.amax(0)); break;
-      case dist::ReduceOp::Min: tensor.copy_(all.amin(0)); break;
+// float32 and float64 metric tensors, awkward values, non-finite means and zero weights: the same
+// doubles as the host overload fed item<double>() (what add() did before metrics stayed on the
+// device), after all_reduce() on one rank too.
+TEST(MetricAccumulator, TensorMetricsEqualTheHostOverloadBitwise) {
+  MetricAccumulator device, host;
+  const std::vector<double> values = {0.1, -1.0 / 3, 1e-7, 12345.678, NAN, 2.0 / 7, INFINITY, 0.3};
+  const std::vector<double> majorities = {3, 0, 2, 1, 4, 0, 1, 2};
+  for (size_t i = 0; i < values.size(); ++i) {
+    const auto dtype = i % 2 ? torch::kFloat32 : torch::kFloat64;
+    const int64_t pairs = 3 + static_cast<int64_t>(i);
+    std::map<std::string, torch::Tensor> m = {
+        {"loss", torch::tensor(values[i], dtype)},
+        {"rewards.accuracy_majority", torch::tensor(values[i] * 1.7, dtype)},
+        {"count.majority", torch::tensor(majorities[i], dtype)},
+        {"count.pairs", torch::tensor(static_cast<double>(pairs), dtype)}};
+    device.add(m, pairs);
+    for (const auto& [name, t] : m) {
+      const double v = t.item<double>();
+      const double w = name.rfind("count.", 0) == 0 ? 1.0
+                       : name == "loss"             ? static_cast<double>(pairs)
+                                                    : majorities[i];
+      host.add(name, v, w);
     }
   }
-  torch::Tensor all_gather_impl(const torch::Tensor& tensor) override {
-    return torch::stack(world_.exchange(rank_, tensor));
-  }
+  device.add("count.tokens", 17, 1.0);  // a host value after tensor ones
+  host.add("count.tokens", 17, 1.0);
+  const auto expected = host.result();
+  const auto got = device.result();
+  ASSERT_EQ(got.size(), expected.size());
+  for (const auto& [name, v] : expected) EXPECT_EQ(got.at(name), v) << name;  // exact
+  // Finite values survived the NaN and inf means.
+  EXPECT_TRUE(std::isfinite(got.at("loss")));
+  dist::SingleProcessCommunicator comm;
+  EXPECT_EQ(device.all_reduce(comm, {torch::tensor(true)}, {torch::tensor(2.5, torch::kFloat32)}),
+            (std::vector<double>{1.0, 2.5}));
+  EXPECT_EQ(device.result(), got);
+}
 
- private:
-  ThreadWorld& world_;
-  const int rank_;
-};
-
-// Runs `body` on two ranks; returns what each rank threw ("" when nothing).
-std::vector<std::string> on_two_ranks(const std::function<void(dist::Communicator&)>& body) {
-  ThreadWorld world(2);
-  std::vector<std::string> errors(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&world, &errors, &body, r] {
-      ThreadRank comm(world, r);
-      try {
-        body(comm);
-      } catch (const std::exception& e) {
-        errors[r] = e.what();
-      }
-    });
-  for (auto& t : threads) t.join();
-  return errors;
+// The extra values ride the metrics' collective: `summed` summed over the ranks, `local` not.
+TEST(MetricAccumulator, ExtraValuesRideTheSameAllReduce) {
+  std::vector<std::vector<double>> extras(2);
+  std::vector<std::map<std::string, double>> results(2);
+  auto errors = on_two_ranks([&](dist::Communicator& comm) {
+    MetricAccumulator acc;
+    const double r = comm.rank();
+    acc.add({{"loss", torch::tensor(1.0 + r)}}, 2);
+    extras[comm.rank()] = acc.all_reduce(comm, {torch::tensor(r == 1), torch::tensor(10.0 * (r + 1))},
+                                         {torch::tensor(r + 0.5)});
+    results[comm.rank()] = acc.result();
+  });
+  ASSERT_EQ(errors, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(extras[0], (std::vector<double>{1.0, 30.0, 0.5}));
+  EXPECT_EQ(extras[1], (std::vector<double>{1.0, 30.0, 1.5}));
+  EXPECT_EQ(results[0].at("loss"), (1.0 * 2 + 2.0 * 2) / 4);
+  EXPECT_EQ(results[0], results[1]);
 }
 
 TEST(MetricAccumulator, RanksWithDifferentNamesReduceTheUnion) {

@@ -13,6 +13,7 @@
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/model/model_factory.hpp"
 #include "gdpo/train/synthetic_batch.hpp"
+#include "train/thread_world.hpp"
 
 namespace gdpo::train {
 namespace {
@@ -212,6 +213,55 @@ TEST(TrainStep, TimedPhasesComputeTheSameStep) {
               1e-12);
 }
 
+// Two ranks (threads of this process): the gradient all-reduce overlapped with the backward takes
+// the same steps, bit for bit, as averaging after it, and the ranks agree. (tests/train/
+// mpi_train_step_test.cpp checks the same under mpiexec.)
+TEST(TrainStep, OnTwoRanksOverlapTakesTheSameStepsBitwise) {
+  for (int64_t accum : {1, 2}) {
+    // Models and batches built here, not in the rank threads (the model's seeded initialisation).
+    std::vector<std::unique_ptr<StepFixture>> plain, overlapped;
+    for (int r = 0; r < 2; ++r)
+      for (auto* side : {&plain, &overlapped}) {
+        auto f = std::make_unique<StepFixture>();
+        f->batch = synthetic_pair_batch(f->shape, 256, 11 + 100 * r);  // the ranks' data differ
+        f->reference = synthetic_reference(f->batch, 12 + 100 * r);
+        f->train.grad_accum = accum;
+        side->push_back(std::move(f));
+      }
+    std::vector<std::vector<StepResult>> results_plain(2), results_overlapped(2);
+    std::vector<int> overlaps(2);
+    auto errors = test_ranks::on_two_ranks([&](dist::Communicator& comm) {
+      const int r = comm.rank();
+      std::shared_ptr<dist::Communicator> shared(&comm, [](dist::Communicator*) {});
+      auto& p = *plain[r];
+      auto& o = *overlapped[r];
+      TrainStep a(*p.policy, p.train, p.loss, shared);
+      a.set_overlap(false);
+      TrainStep b(*o.policy, o.train, o.loss, shared);
+      overlaps[r] = (a.overlap() ? 10 : 0) + (b.overlap() ? 1 : 0);
+      for (int64_t step = 0; step < 2; ++step) {
+        results_plain[r].push_back(a.run(p.batch, step, p.source()));
+        results_overlapped[r].push_back(b.run(o.batch, step, o.source()));
+      }
+    });
+    ASSERT_EQ(errors, (std::vector<std::string>{"", ""}));
+    EXPECT_EQ(overlaps, (std::vector<int>{1, 1}));
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_EQ(max_difference(plain[r]->weights(), overlapped[r]->weights()), 0.0) << r;
+      for (size_t s = 0; s < 2; ++s) {
+        EXPECT_EQ(results_plain[r][s].metrics.at("loss"), results_overlapped[r][s].metrics.at("loss"));
+        EXPECT_EQ(results_plain[r][s].metrics.at("grad_norm"),
+                  results_overlapped[r][s].metrics.at("grad_norm"));
+        EXPECT_EQ(results_plain[r][s].tokens, results_overlapped[r][s].tokens);
+      }
+    }
+    EXPECT_EQ(max_difference(overlapped[0]->weights(), overlapped[1]->weights()), 0.0);
+    EXPECT_EQ(results_overlapped[0][1].metrics.at("loss"), results_overlapped[1][1].metrics.at("loss"));
+    EXPECT_EQ(results_overlapped[0][0].tokens,
+              plain[0]->batch.tokens() + plain[1]->batch.tokens());
+  }
+}
+
 TEST(TrainStep, AStepThatDoesNotSplitIntoMicroBatchesIsAnError) {
   StepFixture f;
   f.train.grad_accum = 3;  // 4 pairs
@@ -246,7 +296,9 @@ TEST(TrainStep, AnInfiniteLossWithAFiniteGradientStopsBeforeTheUpdate) {
       EXPECT_EQ(step.optimizer().steps(), 0);
       // The gradient really is finite: this is the loss-only path.
       for (const auto& p : step.parameters())
-        if (p.grad().defined()) EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+        if (p.grad().defined()) {
+          EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+        }
     }
   }
 }

@@ -1,6 +1,15 @@
 // One optimizer step of data-parallel training: the code `gdpo train` runs every step and
 // `gdpo bench step` times. Forward (under bf16 autocast when asked), objective, backward per
 // micro-batch; gradients averaged over the ranks, clipped, then one optimizer update.
+//
+// Everything stays on the policy's device: the loss, the metrics (accumulated there by
+// MetricAccumulator), the finite-loss flag, the gradient norm and the clipping. The host reads the
+// device ONCE per step: the reduced metrics, whether any rank's loss was not finite, and the gradient
+// norm, in one transfer, which decides whether the update happens (no per-metric .item()). With more
+// than one rank the gradient all-reduce is bucketed and overlapped with the last micro-batch's
+// backward (GradientSync's overlap; not on the timed path, whose backward runs in two pieces). On CPU
+// the step is bit for bit what it was with host metrics, host clipping and average() after the
+// backward.
 #pragma once
 #include <torch/torch.h>
 
@@ -32,8 +41,10 @@ struct StepPhases {
   double objective = 0;           // compute_objective: chunked log-probs + loss
   double objective_backward = 0;  // backward of the loss down to the hidden states + output weight
   double model_backward = 0;      // backward of the transformer from the hidden states
-  double gradient_sync = 0;       // averaging the gradients over the ranks
-  double clip = 0;                // global gradient norm and clipping
+  double gradient_sync = 0;       // averaging the gradients over the ranks (after the backward:
+                                  // the timed path does not overlap it)
+  double clip = 0;                // global gradient norm, clipping, and the step's one host read
+                                  // (with the metrics' reduction over the ranks)
   double optimizer = 0;           // optimizer step
   double total() const {
     return forward + objective + objective_backward + model_backward + gradient_sync + clip +
@@ -67,9 +78,18 @@ class TrainStep {
   // divided by grad_accum before backward. With `phases`, the backward is split at the hidden
   // states (the same arithmetic, in two calls) and every phase is timed.
   // A non-finite loss on any rank or a non-finite gradient norm throws NonFiniteError on every rank
-  // (they agree through one all-reduce) BEFORE the optimizer step: the weights stay as they were.
+  // (they agree through one all-reduce, the metrics') BEFORE the optimizer step: the weights stay as
+  // they were (and the gradients are cleared).
+  // `batch` may be on the host (as the trainer's are: its token count is then counted there) or
+  // on the device.
   StepResult run(const data::PairBatch& batch, int64_t step, const ReferenceSource& reference,
                  StepPhases* phases = nullptr);
+
+  // Whether the gradient all-reduce overlaps the backward: on by default, effective with more than
+  // one rank and without `phases`. Off: GradientSync::average() after the backward. Either way the
+  // same gradients, bit for bit.
+  void set_overlap(bool on) { overlap_ = on; }
+  bool overlap() const { return overlap_ && sync_->overlap(); }
 
   Optimizer& optimizer() { return *optimizer_; }
   const std::vector<torch::Tensor>& parameters() const { return params_; }
@@ -81,7 +101,8 @@ class TrainStep {
   std::shared_ptr<dist::Communicator> comm_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<GradientSync> sync_;
+  std::unique_ptr<GradientSync> sync_;  // with overlap hooks when there is more than one rank
+  bool overlap_ = true;
 };
 
 }  // namespace gdpo::train
