@@ -298,7 +298,7 @@ ModelConfig read_hf_config(const std::string& path) {
   return config_from_hf_json(text, path);
 }
 
-std::string hf_config_json(const ModelConfig& c) {
+std::string hf_config_json(const ModelConfig& c, const std::string& torch_dtype) {
   json j;
   if (c.family == Family::kGpt2) {
     j = {{"architectures", {"GPT2LMHeadModel"}},
@@ -342,6 +342,7 @@ std::string hf_config_json(const ModelConfig& c) {
   j["bos_token_id"] = c.bos_token_id;
   j["eos_token_id"] = c.eos_token_id;
   j["use_cache"] = true;
+  j["torch_dtype"] = torch_dtype;
   return j.dump(2) + "\n";
 }
 

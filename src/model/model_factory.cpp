@@ -286,9 +286,17 @@ CausalLMPtr load_hf_model(const std::string& dir, torch::ScalarType dtype) {
 void save_hf_model(const CausalLM& model, const std::string& dir,
                    const std::string& tokenizer_source, uint64_t max_shard_bytes) {
   fs::create_directories(dir);
-  io::write_file_atomic((fs::path(dir) / "config.json").string(), hf_config_json(model.config()));
+  const auto tensors = model.hf_state_dict();
+  GDPO_CHECK(!tensors.empty(), "a model without weights");
+  const auto dtype = tensors.front().second.scalar_type();
+  const std::string torch_dtype = dtype == torch::kBFloat16 ? "bfloat16"
+                                  : dtype == torch::kFloat16 ? "float16"
+                                  : dtype == torch::kFloat64 ? "float64"
+                                                             : "float32";
+  io::write_file_atomic((fs::path(dir) / "config.json").string(),
+                        hf_config_json(model.config(), torch_dtype));
   std::vector<std::string> written = io::write_safetensors_sharded(
-      dir, model.hf_state_dict(), {{"format", "pt"}}, max_shard_bytes, "model");
+      dir, tensors, {{"format", "pt"}}, max_shard_bytes, "model");
   // Weight files of the other layout would shadow (or contradict) the ones just written.
   std::set<std::string> keep;
   for (const auto& w : written) keep.insert(fs::path(w).filename().string());

@@ -39,16 +39,17 @@ std::vector<Command> commands(const TempDir& dir) {
   const std::string missing = " /nonexistent-device-test.jsonl";
   return {
       {"train", "--train.device",
-       "--model.config tiny-gpt2 --data.train" + missing + " --train.run-dir '" +
+       "--dist.threads 1 --model.config tiny-gpt2 --data.train" + missing + " --train.run-dir '" +
            dir.file("run") + "'"},
       {"generate", "--generate.device",
-       "--model.config tiny-gpt2 --data.test" + missing + " --generate.output '" +
+       "--dist.threads 1 --model.config tiny-gpt2 --data.test" + missing + " --generate.output '" +
            dir.file("gen.h5") + "'"},
       {"evaluate", "--evaluate.device",
-       "--model.config tiny-gpt2 --data.test" + missing + " --evaluate.output '" +
+       "--dist.threads 1 --model.config tiny-gpt2 --data.test" + missing + " --evaluate.output '" +
            dir.file("eval.h5") + "'"},
       {"bench model", "--bench.device", "--model.config tiny-gpt2 --bench.steps 1"},
-      {"bench generate", "--bench.device", "--model.config tiny-gpt2 --bench.new-tokens 2"},
+      {"bench generate", "--bench.device",
+       "--dist.threads 1 --model.config tiny-gpt2 --bench.new-tokens 2"},
   };
 }
 
@@ -56,7 +57,7 @@ TEST(DeviceOption, CudaWithoutAGpuIsAUsageErrorNamingTheOption) {
   if (gpus_visible()) GTEST_SKIP() << "this machine has a GPU";
   TempDir dir;
   for (const auto& c : commands(dir)) {
-    const auto r = run_app(c.name + " " + c.base + " " + c.option + " cuda --dist.threads 1");
+    const auto r = run_app(c.name + " " + c.base + " " + c.option + " cuda");
     EXPECT_EQ(r.exit_code, 2) << c.name << "\n" << r.output;
     EXPECT_TRUE(has(r.output, c.option + " cuda: no CUDA device is visible")) << c.name << "\n"
                                                                              << r.output;
@@ -69,7 +70,7 @@ TEST(DeviceOption, CudaWithoutAGpuIsAUsageErrorNamingTheOption) {
 TEST(DeviceOption, UnknownValuesAreRefused) {
   TempDir dir;
   for (const auto& c : commands(dir)) {
-    const auto r = run_app(c.name + " " + c.base + " " + c.option + " gpu --dist.threads 1");
+    const auto r = run_app(c.name + " " + c.base + " " + c.option + " gpu");
     EXPECT_EQ(r.exit_code, 2) << c.name << "\n" << r.output;
     EXPECT_TRUE(has(r.output, c.option + " 'gpu' is not auto, cpu or cuda")) << c.name << "\n"
                                                                             << r.output;

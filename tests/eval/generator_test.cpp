@@ -50,7 +50,9 @@ TEST_P(GeneratorTest, CacheEqualsRecomputingThePrefix) {
     c.use_cache = false;
     const auto recomputed = generate(*m, items(), c, 256);
     expect_same(cached, recomputed);
-    if (!cached[0].ended) EXPECT_EQ(cached[0].tokens.size(), 24u);
+    if (!cached[0].ended) {
+      EXPECT_EQ(cached[0].tokens.size(), 24u);
+    }
   }
 }
 

@@ -54,6 +54,7 @@ TEST_P(FamilyTest, ExportAndReimportGiveIdenticalLogits) {
   const std::string config = test::read_file(dir.file("hf/config.json"));
   EXPECT_NE(config.find(GetParam() == "tiny-gpt2" ? "\"GPT2LMHeadModel\"" : "\"GPTNeoXForCausalLM\""),
             std::string::npos);
+  EXPECT_NE(config.find("\"torch_dtype\": \"float32\""), std::string::npos) << config;
   io::SafetensorsFile file(dir.file("hf/model.safetensors"));
   EXPECT_EQ(file.metadata().at("format"), "pt");
   EXPECT_FALSE(file.contains("lm_head.weight"));  // GPT-2's head is tied; NeoX names it embed_out
@@ -63,6 +64,12 @@ TEST_P(FamilyTest, ExportAndReimportGiveIdenticalLogits) {
   auto ids = token_ids(2, 7);
   EXPECT_TRUE(torch::equal(back->logits(ids, torch::ones_like(ids)),
                            m->logits(ids, torch::ones_like(ids))));
+
+  // A bf16 model says so, so that transformers loads it in bf16.
+  auto half = load_hf_model(dir.file("hf"), torch::kBFloat16);
+  save_hf_model(*half, dir.file("hf16"));
+  const std::string config16 = test::read_file(dir.file("hf16/config.json"));
+  EXPECT_NE(config16.find("\"torch_dtype\": \"bfloat16\""), std::string::npos) << config16;
 }
 
 TEST_P(FamilyTest, ShardedFolderLoadsTheSameAsOneFile) {

@@ -62,8 +62,9 @@ ModelConfig config_from_hf_json(const std::string& json_text, const std::string&
 // kMaxConfigJsonBytes.
 ModelConfig read_hf_config(const std::string& config_json_path);
 constexpr uint64_t kMaxConfigJsonBytes = uint64_t{16} << 20;
-// A config.json for transformers: model_type, architectures and the family's keys.
-std::string hf_config_json(const ModelConfig& config);
+// A config.json for transformers: model_type, architectures, the family's keys and `torch_dtype`
+// (the weights' dtype as transformers names it: "float32", "bfloat16", "float16").
+std::string hf_config_json(const ModelConfig& config, const std::string& torch_dtype = "float32");
 
 // From a gdpo INI file with a [model] section; errors are UsageErrors naming the file and key.
 ModelConfig read_config_ini(const std::string& path);
