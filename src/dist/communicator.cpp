@@ -51,6 +51,85 @@ int64_t shape_hash(const torch::Tensor& t) {
   return static_cast<int64_t>(h.value() >> 2);
 }
 
+// The byte ranges of two contiguous tensors intersect (on one device).
+bool overlaps(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.numel() == 0 || b.numel() == 0 || a.device() != b.device()) return false;
+  const auto* a0 = static_cast<const char*>(a.data_ptr());
+  const auto* b0 = static_cast<const char*>(b.data_ptr());
+  return a0 < b0 + b.numel() * b.element_size() && b0 < a0 + a.numel() * a.element_size();
+}
+
+// `input` [n] is exactly output.narrow(0, rank * n, n) (contiguous tensors of one dtype; n > 0).
+bool own_slice(const torch::Tensor& input, const torch::Tensor& output, int rank) {
+  const int64_t n = input.numel();
+  if (n == 0 || input.device() != output.device() || output.numel() < (rank + 1) * n) return false;
+  return static_cast<const char*>(input.data_ptr()) ==
+         static_cast<const char*>(output.data_ptr()) + rank * n * output.element_size();
+}
+
+// What is wrong with `t` as the flat buffer `name` of reduce_scatter / all_gather_into ("" when it
+// is a defined, dense, 1-D, contiguous tensor).
+std::string flat_problem(const std::string& name, const torch::Tensor& t) {
+  if (!t.defined()) return name + " is an undefined tensor";
+  if (t.layout() != torch::kStrided) return name + " is not a dense (strided) tensor";
+  if (t.dim() != 1) return name + " " + describe(t) + " is not 1-D (pass a flat buffer)";
+  if (!t.is_contiguous())
+    return name + " " + describe(t) + " is not contiguous (stride " + std::to_string(t.stride(0)) +
+           ")";
+  return std::string();
+}
+
+// What is wrong with this rank's arguments of reduce_scatter ("" when nothing).
+std::string reduce_scatter_problem(const torch::Tensor& input, const torch::Tensor& output,
+                                   ReduceOp op, int world) {
+  if (auto p = flat_problem("input", input); !p.empty()) return p;
+  if (auto p = flat_problem("output", output); !p.empty()) return p;
+  const std::string shapes = "input " + describe(input) + ", output " + describe(output);
+  const auto type = input.scalar_type();
+  if (!reducible(type))
+    return "unsupported dtype " + dtype_name(type) +
+           " (float32, float64, bfloat16, float16, int32 or int64)";
+  if (op == ReduceOp::Mean && !input.is_floating_point())
+    return "mean of a " + dtype_name(type) +
+           " tensor (mean needs a floating-point tensor; use sum)";
+  if (output.scalar_type() != type) return "output and input differ in dtype (" + shapes + ")";
+  if (output.device() != input.device())
+    return "output is on " + output.device().str() + " and input on " + input.device().str() +
+           " (" + shapes + ")";
+  if (input.numel() % world != 0)
+    return "input.numel() " + std::to_string(input.numel()) +
+           " is not a multiple of world_size() " + std::to_string(world) + " (" + shapes + ")";
+  if (output.numel() * world != input.numel())
+    return "output must have input.numel() / world_size() = " + std::to_string(input.numel()) +
+           " / " + std::to_string(world) + " = " + std::to_string(input.numel() / world) +
+           " elements (" + shapes + ")";
+  if (overlaps(input, output))
+    return "output overlaps input (" + shapes + "; output must be a tensor of its own)";
+  return std::string();
+}
+
+// What is wrong with this rank's arguments of all_gather_into ("" when nothing).
+std::string all_gather_into_problem(const torch::Tensor& input, const torch::Tensor& output,
+                                    int rank, int world) {
+  if (auto p = flat_problem("input", input); !p.empty()) return p;
+  if (auto p = flat_problem("output", output); !p.empty()) return p;
+  const std::string shapes = "input " + describe(input) + ", output " + describe(output);
+  if (output.scalar_type() != input.scalar_type())
+    return "output and input differ in dtype (" + shapes + ")";
+  if (output.device() != input.device())
+    return "output is on " + output.device().str() + " and input on " + input.device().str() +
+           " (" + shapes + ")";
+  const int64_t n = input.numel();
+  if (output.numel() != world * n)
+    return "output must have world_size() * input.numel() = " + std::to_string(world) + " * " +
+           std::to_string(n) + " = " + std::to_string(world * n) + " elements (" + shapes + ")";
+  if (overlaps(input, output) && !own_slice(input, output, rank))
+    return "input overlaps output but is not output.narrow(0, rank() * n, n), elements [" +
+           std::to_string(rank * n) + ", " + std::to_string((rank + 1) * n) + ") of output (" +
+           shapes + "; pass exactly this rank's slice to gather in place, or a tensor of its own)";
+  return std::string();
+}
+
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -71,16 +150,37 @@ const char* reduce_op_name(ReduceOp op) {
 }
 
 void Communicator::check_agreement(const char* what, const torch::Tensor& tensor, int64_t arg,
-                                   const char* arg_name) {
-  if (world_size() == 1) return;
+                                   const char* arg_name, const std::string& problem) {
+  if (world_size() == 1) {
+    GDPO_CHECK(problem.empty(), what << ": " << problem);
+    return;
+  }
   const bool def = tensor.defined();
   const int64_t sig[5] = {def ? static_cast<int64_t>(tensor.scalar_type()) : -1,
                           def ? tensor.dim() : -1, def ? tensor.numel() : -1, arg,
                           def ? shape_hash(tensor) : -1};
-  // max over ranks of (v, -v) gives (max v, -min v): every rank agrees iff max == min.
-  std::vector<int64_t> q(10);
+  // max over ranks of (v, -v) gives (max v, -min v): every rank agrees iff max == min. The last
+  // value is 1 when some rank has a problem of its own.
+  std::vector<int64_t> q(11);
   for (int i = 0; i < 5; ++i) q[i] = sig[i], q[5 + i] = -sig[i];
+  q[10] = problem.empty() ? 0 : 1;
   max_over_ranks(q);
+  if (q[10] != 0) {  // tell every rank which ranks passed what (this string gather agrees)
+    const auto all = all_gather(problem);
+    std::ostringstream msg;
+    msg << what << ": ";
+    int shown = 0, others = 0;
+    for (size_t r = 0; r < all.size(); ++r) {
+      if (all[r].empty()) continue;
+      if (shown++ < 8) {
+        msg << (shown > 1 ? "; " : "") << "rank " << r << ": " << all[r];
+      } else {
+        ++others;
+      }
+    }
+    if (others) msg << "; and " << others << " more ranks";
+    GDPO_CHECK(false, msg.str());
+  }
   bool same = true;
   for (int i = 0; i < 5; ++i) same = same && q[i] == -q[5 + i];
   if (same) return;
@@ -163,6 +263,42 @@ torch::Tensor Communicator::all_gather(const torch::Tensor& tensor) {
   check_agreement("all_gather", tensor, 0, nullptr);
   GDPO_CHECK(tensor.defined(), "all_gather: undefined tensor");
   return all_gather_impl(tensor.contiguous());
+}
+
+void Communicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) {
+  check_agreement("reduce_scatter", input, static_cast<int64_t>(op), "op",
+                  reduce_scatter_problem(input, output, op, world_size()));
+  reduce_scatter_impl(input, output, op);
+}
+
+void Communicator::all_gather_into(const torch::Tensor& input, torch::Tensor& output) {
+  check_agreement("all_gather_into", input, 0, nullptr,
+                  all_gather_into_problem(input, output, rank(), world_size()));
+  all_gather_into_impl(input, output);
+}
+
+bool Communicator::gathers_in_place(const torch::Tensor& input, const torch::Tensor& output) const {
+  return own_slice(input, output, rank());
+}
+
+void Communicator::reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output,
+                                       ReduceOp op) {
+  auto all = input.clone();
+  all_reduce_impl(all, op);
+  const int64_t n = output.numel();
+  output.copy_(all.narrow(0, rank() * n, n));
+}
+
+void Communicator::all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) {
+  const auto all = all_gather_impl(input).reshape({-1});  // [world_size() * n]
+  if (!gathers_in_place(input, output)) {
+    output.copy_(all);
+    return;
+  }
+  // `input` is this rank's slice of `output`: copy the other ranks' parts around it.
+  const int64_t n = input.numel(), mine = rank() * n, after = output.numel() - mine - n;
+  output.narrow(0, 0, mine).copy_(all.narrow(0, 0, mine));
+  output.narrow(0, mine + n, after).copy_(all.narrow(0, mine + n, after));
 }
 
 double Communicator::all_reduce(double value, ReduceOp op) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "gdpo/core/log.hpp"
@@ -189,14 +190,19 @@ torch::Tensor MpiCommunicator::all_gather_impl(const torch::Tensor& tensor) {
   std::vector<int64_t> shape{size_};
   shape.insert(shape.end(), tensor.sizes().begin(), tensor.sizes().end());
   auto out = torch::empty(shape, tensor.options());
-  const int64_t row = tensor.numel() * static_cast<int64_t>(tensor.element_size());
-  const char* src = bytes_of(tensor);
-  char* dst = bytes_of(out);
+  all_gather_bytes(bytes_of(tensor), bytes_of(out),
+                   tensor.numel() * static_cast<int64_t>(tensor.element_size()));
+  return out;
+}
+
+void MpiCommunicator::all_gather_bytes(const char* src, char* dst, int64_t row) {
   const auto chunk = static_cast<int64_t>(max_chunk_bytes_);
   for (int64_t off = 0; off < row; off += chunk) {
     const int count = static_cast<int>(std::min(chunk, row - off));
+    // In place, each rank's piece is read from where it lands in `dst` (send count/type ignored).
+    const void* send = src ? static_cast<const void*>(src + off) : MPI_IN_PLACE;
     if (count == row) {
-      GDPO_MPI_CHECK(MPI_Allgather(src, count, MPI_BYTE, dst, count, MPI_BYTE, comm_));
+      GDPO_MPI_CHECK(MPI_Allgather(send, count, MPI_BYTE, dst, count, MPI_BYTE, comm_));
       continue;
     }
     // Bytes [off, off + count) of every rank's row: one element of `count` bytes whose extent is
@@ -206,9 +212,63 @@ torch::Tensor MpiCommunicator::all_gather_impl(const torch::Tensor& tensor) {
     GDPO_MPI_CHECK(MPI_Type_create_resized(block.type, 0, static_cast<MPI_Aint>(row),
                                            &strided.type));
     GDPO_MPI_CHECK(MPI_Type_commit(&strided.type));
-    GDPO_MPI_CHECK(MPI_Allgather(src + off, count, MPI_BYTE, dst + off, 1, strided.type, comm_));
+    GDPO_MPI_CHECK(MPI_Allgather(send, count, MPI_BYTE, dst + off, 1, strided.type, comm_));
   }
-  return out;
+}
+
+void MpiCommunicator::reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output,
+                                          ReduceOp op) {
+  check_thread();
+  const auto type = input.scalar_type();
+  const bool half = type == torch::kBFloat16 || type == torch::kFloat16;
+  if (half || !input.device().is_cpu()) {  // as all_reduce_impl: float32 / host copies, round once
+    const auto staged = half ? torch::kFloat32 : type;
+    auto host = torch::empty({output.numel()}, torch::TensorOptions(staged));
+    reduce_scatter_impl(input.to(torch::kCPU, staged), host, op);
+    output.copy_(host);
+    return;
+  }
+  const int64_t n = output.numel();
+  if (size_ == 1) {
+    output.copy_(input);
+  } else if (n > 0) {
+    const MPI_Datatype dt = mpi_type(type);
+    const auto elem = static_cast<int64_t>(input.element_size());
+    const int64_t per_call = std::max<int64_t>(1, static_cast<int64_t>(max_chunk_bytes_) / elem);
+    const char* src = bytes_of(input);
+    char* dst = bytes_of(output);
+    if (n <= per_call) {
+      GDPO_MPI_CHECK(
+          MPI_Reduce_scatter_block(src, dst, static_cast<int>(n), dt, mpi_op(op), comm_));
+    } else {
+      // Elements [off, off + count) of every rank's part, packed rank after rank into one buffer
+      // of at most max_chunk_bytes(); rank r receives its reduced piece at dst + off.
+      const int64_t piece = std::max<int64_t>(1, per_call / size_);
+      auto packed = torch::empty({size_ * piece}, input.options());
+      char* buf = bytes_of(packed);
+      for (int64_t off = 0; off < n; off += piece) {
+        const int64_t count = std::min(piece, n - off);
+        for (int r = 0; r < size_; ++r)
+          std::memcpy(buf + r * count * elem, src + (r * n + off) * elem,
+                      static_cast<size_t>(count * elem));
+        GDPO_MPI_CHECK(MPI_Reduce_scatter_block(buf, dst + off * elem, static_cast<int>(count), dt,
+                                                mpi_op(op), comm_));
+      }
+    }
+  }
+  if (op == ReduceOp::Mean) output.div_(size_);
+}
+
+void MpiCommunicator::all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) {
+  check_thread();
+  if (!input.device().is_cpu()) {  // staged through host memory
+    auto host = torch::empty({output.numel()}, output.options().device(torch::kCPU));
+    all_gather_into_impl(input.cpu(), host);
+    output.copy_(host);
+    return;
+  }
+  all_gather_bytes(gathers_in_place(input, output) ? nullptr : bytes_of(input), bytes_of(output),
+                   input.numel() * static_cast<int64_t>(input.element_size()));
 }
 
 }  // namespace gdpo::dist

@@ -327,6 +327,16 @@ struct NcclCommunicator::State {
     pending.push_back(Pending{name, number, std::move(done), Clock::now()});
   }
 
+  // ncclAllGather of `bytes` bytes per rank from `src` into `dst` (rank r's at dst + r * bytes; in
+  // place when src == dst + rank * bytes), enqueued as `name` (all_gather and all_gather_into).
+  void all_gather(const char* name, const void* src, void* dst, size_t bytes) {
+    if (bytes == 0) return;
+    DeviceGuard guard(device);
+    enqueue(name, [&](cudaStream_t on_stream) {
+      return GDPO_NCCL_CHECK(ncclAllGather(src, dst, bytes, ncclUint8, comm, on_stream), comm);
+    });
+  }
+
   void start_watchdog() {
     watchdog = std::thread([this] { watch(); });
   }
@@ -552,16 +562,42 @@ torch::Tensor NcclCommunicator::all_gather_impl(const torch::Tensor& tensor) {
   std::vector<int64_t> shape{world_size()};
   shape.insert(shape.end(), tensor.sizes().begin(), tensor.sizes().end());
   auto out = torch::empty(shape, tensor.options());
-  if (tensor.numel() == 0) return out;
+  state_->all_gather("all_gather", tensor.data_ptr(), out.data_ptr(), bytes_of(tensor));
+  return out;
+}
+
+void NcclCommunicator::reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output,
+                                           ReduceOp op) {
+  if (!on(input, device())) {  // input and output are on one device (checked)
+    auto staged = torch::empty({output.numel()}, output.options().device(device()));
+    reduce_scatter_impl(input.to(device()), staged, op);
+    output.copy_(staged);
+    return;
+  }
+  if (output.numel() == 0) return;
   State& s = *state_;
   DeviceGuard guard(s.device);
-  const void* src = tensor.data_ptr();
-  void* dst = out.data_ptr();
-  const size_t n = bytes_of(tensor);
-  s.enqueue("all_gather", [&](cudaStream_t stream) {
-    return GDPO_NCCL_CHECK(ncclAllGather(src, dst, n, ncclUint8, s.comm, stream), s.comm);
+  const void* src = input.data_ptr();
+  void* dst = output.data_ptr();
+  const auto n = static_cast<size_t>(output.numel());
+  const ncclDataType_t type = nccl_type(output.scalar_type());
+  s.enqueue("reduce_scatter", [&](cudaStream_t stream) {
+    return GDPO_NCCL_CHECK(ncclReduceScatter(src, dst, n, type, nccl_op(op), s.comm, stream),
+                           s.comm);
   });
-  return out;
+  // As in all_reduce_impl: on the current stream, which waits for the reduce-scatter.
+  if (op == ReduceOp::Mean) output.div_(world_size());
+}
+
+void NcclCommunicator::all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) {
+  if (!on(input, device())) {  // input and output are on one device (checked)
+    auto staged = torch::empty({output.numel()}, output.options().device(device()));
+    all_gather_into_impl(input.to(device()), staged);
+    output.copy_(staged);
+    return;
+  }
+  // In place (input is output's own slice, at output + rank * n): NCCL's in-place all-gather.
+  state_->all_gather("all_gather_into", input.data_ptr(), output.data_ptr(), bytes_of(input));
 }
 
 }  // namespace gdpo::dist

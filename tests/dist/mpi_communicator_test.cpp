@@ -1,6 +1,8 @@
 // MpiCommunicator on 2 ranks (run under `mpiexec -n 2`): every collective against hand-computed
 // values, non-contiguous inputs, the chunked paths, and argument mismatches reported on every rank
 // (each rank runs the same collectives in the same order, so a failing EXPECT never hangs the other).
+// The sharding collectives (reduce_scatter, all_gather_into) also through the base class's default
+// implementations, over the same MPI ranks.
 #include "gdpo/dist/mpi_communicator.hpp"
 
 #include <gtest/gtest.h>
@@ -191,6 +193,202 @@ TEST(MpiCommunicator, ChunkedCallsGiveTheSameResults) {
   std::string text = comm.rank() == 1 ? std::string(100, 'z') : "";
   comm.broadcast(text, 1);
   EXPECT_EQ(text, std::string(100, 'z'));
+}
+
+// Rank r's flat buffer: [offset, offset + 1, ..., offset + n - 1] + 10 r.
+torch::Tensor ramp(int64_t n, torch::ScalarType dtype, double offset = 0) {
+  return (torch::arange(n, torch::kFloat64) + offset + 10 * world().rank()).to(dtype);
+}
+
+// Runs reduce_scatter and all_gather_into through the base class's default implementations
+// (all_reduce_impl / all_gather_impl, then copies), as a backend without its own gets them.
+class DefaultShardingOverMpi : public MpiCommunicator {
+ protected:
+  void reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output,
+                           ReduceOp op) override {
+    Communicator::reduce_scatter_impl(input, output, op);
+  }
+  void all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) override {
+    Communicator::all_gather_into_impl(input, output);
+  }
+};
+
+// Rank 0 inputs [0, 1, 2, 3], rank 1 [10, 11, 12, 13]; rank 0 reduces elements 0-1, rank 1 2-3.
+void expect_reduce_scatter_hand_values(Communicator& comm) {
+  const bool zero = comm.rank() == 0;
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kInt64, torch::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    std::vector<std::pair<ReduceOp, std::vector<double>>> cases = {
+        {ReduceOp::Sum, zero ? std::vector<double>{10, 12} : std::vector<double>{14, 16}},
+        {ReduceOp::Max, zero ? std::vector<double>{10, 11} : std::vector<double>{12, 13}},
+        {ReduceOp::Min, zero ? std::vector<double>{0, 1} : std::vector<double>{2, 3}}};
+    if (c10::isFloatingType(dtype)) {
+      cases.push_back(
+          {ReduceOp::Mean, zero ? std::vector<double>{5, 6} : std::vector<double>{7, 8}});
+    }
+    for (const auto& [op, expected] : cases) {
+      SCOPED_TRACE(reduce_op_name(op));
+      const auto input = ramp(4, dtype);
+      auto output = torch::full({2}, -1, dtype);
+      comm.reduce_scatter(input, output, op);
+      EXPECT_TRUE(torch::equal(output, values(expected, dtype))) << output;
+      EXPECT_TRUE(torch::equal(input, ramp(4, dtype))) << "input changed: " << input;
+    }
+  }
+}
+
+TEST(MpiCommunicator, ReduceScatterSumMeanMaxMinByHand) {
+  expect_reduce_scatter_hand_values(world());
+}
+
+// Rank 0 contributes [0, 1, 2], rank 1 [10, 11, 12]: both gather [0, 1, 2, 10, 11, 12].
+void expect_all_gather_into_hand_values(Communicator& comm) {
+  const int r = comm.rank();
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kInt64, torch::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const auto expected = values({0, 1, 2, 10, 11, 12}, dtype);
+    auto output = torch::full({6}, -1, dtype);
+    const auto input = ramp(3, dtype);
+    comm.all_gather_into(input, output);
+    EXPECT_TRUE(torch::equal(output, expected)) << "out of place: " << output;
+
+    auto buffer = torch::full({6}, -1, dtype);
+    auto mine = buffer.narrow(0, 3 * r, 3);
+    mine.copy_(ramp(3, dtype));
+    const void* storage = buffer.data_ptr();
+    comm.all_gather_into(mine, buffer);
+    EXPECT_EQ(buffer.data_ptr(), storage);
+    EXPECT_TRUE(torch::equal(buffer, expected)) << "in place: " << buffer;
+  }
+  auto flags = torch::zeros({4}, torch::kBool);  // any dtype: bytes
+  comm.all_gather_into(torch::tensor({r == 0, r == 1}), flags);
+  EXPECT_TRUE(torch::equal(flags, torch::tensor({true, false, false, true}))) << flags;
+}
+
+TEST(MpiCommunicator, AllGatherIntoInPlaceAndOutOfPlaceByHand) {
+  expect_all_gather_into_hand_values(world());
+}
+
+TEST(MpiCommunicator, ReduceScatterMeanIsAllReduceMeansSliceBitForBit) {
+  const int r = world().rank();
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kBFloat16, torch::kFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    // Values whose sum and halving round (thirds, sines), different on each rank.
+    const auto input =
+        ((torch::arange(64, torch::kFloat64) * 0.37 + r / 3.0).sin() * 7.1 + 1.0 / 3).to(dtype);
+    auto reduced = input.clone();
+    world().all_reduce(reduced, ReduceOp::Mean);
+    auto output = torch::empty({32}, dtype);
+    world().reduce_scatter(input, output, ReduceOp::Mean);
+    EXPECT_TRUE(torch::equal(output, reduced.narrow(0, 32 * r, 32)))
+        << (output - reduced.narrow(0, 32 * r, 32)).abs().max();
+    auto summed = input.clone();
+    world().all_reduce(summed, ReduceOp::Sum);
+    world().reduce_scatter(input, output, ReduceOp::Sum);
+    EXPECT_TRUE(torch::equal(output, summed.narrow(0, 32 * r, 32)));
+  }
+}
+
+TEST(MpiCommunicator, ShardingCollectivesOfEmptyBuffers) {
+  auto output = torch::empty({0});
+  world().reduce_scatter(torch::empty({0}), output, ReduceOp::Mean);
+  world().all_gather_into(torch::empty({0}), output);
+  EXPECT_EQ(output.numel(), 0);
+  EXPECT_EQ(world().all_reduce(1, ReduceOp::Sum), 2);
+}
+
+TEST(MpiCommunicator, ChunkedShardingCollectivesGiveTheSameResults) {
+  MpiCommunicator comm;
+  comm.set_max_chunk_bytes(16);  // per call: 2 float64 / 4 float32 of one rank's part
+  const int r = comm.rank();
+  const auto all = torch::arange(74, torch::kFloat64);
+  const auto mine = all + 100 * r;  // parts of 37: 296 bytes of float64, packed 1 element at a time
+  for (auto dtype : {torch::kFloat64, torch::kFloat32, torch::kBFloat16, torch::kInt32}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    auto output = torch::empty({37}, dtype);
+    comm.reduce_scatter(mine.to(dtype), output, ReduceOp::Sum);
+    EXPECT_TRUE(torch::equal(output, (2 * all.narrow(0, 37 * r, 37) + 100).to(dtype))) << output;
+    comm.reduce_scatter(mine.to(dtype), output, ReduceOp::Max);
+    EXPECT_TRUE(torch::equal(output, (all.narrow(0, 37 * r, 37) + 100).to(dtype))) << output;
+  }
+  auto part = (torch::arange(37, torch::kFloat64) + 1000 * r).to(torch::kInt32);  // 148 bytes
+  const auto expected =
+      torch::cat({torch::arange(37, torch::kFloat64), torch::arange(37, torch::kFloat64) + 1000})
+          .to(torch::kInt32);
+  auto gathered = torch::zeros({74}, torch::kInt32);
+  comm.all_gather_into(part, gathered);
+  EXPECT_TRUE(torch::equal(gathered, expected)) << gathered;
+  auto buffer = torch::zeros({74}, torch::kInt32);
+  buffer.narrow(0, 37 * r, 37).copy_(part);
+  comm.all_gather_into(buffer.narrow(0, 37 * r, 37), buffer);
+  EXPECT_TRUE(torch::equal(buffer, expected)) << buffer;
+}
+
+TEST(MpiCommunicator, DefaultShardingImplementationsOverMpi) {
+  DefaultShardingOverMpi comm;
+  expect_reduce_scatter_hand_values(comm);
+  expect_all_gather_into_hand_values(comm);
+  // Bit for bit the MPI backend's own reduce-scatter (both reduce in float32, then halve).
+  const auto input = ((torch::arange(16, torch::kFloat64) * 0.37 + comm.rank() / 3.0).sin() * 7.1)
+                         .to(torch::kBFloat16);
+  auto by_default = torch::empty({8}, torch::kBFloat16), by_mpi = by_default.clone();
+  comm.reduce_scatter(input, by_default, ReduceOp::Mean);
+  world().reduce_scatter(input, by_mpi, ReduceOp::Mean);
+  EXPECT_TRUE(torch::equal(by_default, by_mpi)) << by_default << by_mpi;
+}
+
+TEST(MpiCommunicator, ShardingNumelMismatchFailsOnEveryRank) {
+  const int r = world().rank();
+  // Each rank's output fits its own input: only the agreement check can tell.
+  auto output = torch::empty({2 + r});
+  std::string m = message_of([&] { world().reduce_scatter(torch::zeros({4 + 2 * r}), output); });
+  EXPECT_NE(m.find("reduce_scatter: the ranks passed different arguments"), std::string::npos) << m;
+  EXPECT_NE(m.find("rank 0: float32 [4], op sum; rank 1: float32 [6], op sum"), std::string::npos)
+      << m;
+  auto gathered = torch::empty({4 + 2 * r});
+  m = message_of([&] { world().all_gather_into(torch::zeros({2 + r}), gathered); });
+  EXPECT_NE(m.find("all_gather_into: the ranks passed different arguments"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("rank 0: float32 [2]; rank 1: float32 [3]"), std::string::npos) << m;
+  EXPECT_EQ(world().all_reduce(1, ReduceOp::Sum), 2);  // and the ranks are still in step
+}
+
+TEST(MpiCommunicator, ShardingArgumentErrorsOfOneRankFailOnEveryRank) {
+  const bool one = world().rank() == 1;
+  const auto input = torch::zeros({4});
+  auto output = torch::empty({one ? 3 : 2});  // rank 1's is wrong
+  std::string m = message_of([&] { world().reduce_scatter(input, output); });
+  EXPECT_NE(m.find("reduce_scatter: rank 1: output must have input.numel() / world_size() = 4 / 2 "
+                   "= 2 elements (input float32 [4], output float32 [3])"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("rank 0:"), std::string::npos) << m;
+
+  auto gathered = torch::zeros({4});  // rank 0's part is [0, 2); it passes [1, 3)
+  const auto in = one ? gathered.narrow(0, 2, 2) : gathered.narrow(0, 1, 2);
+  m = message_of([&] { world().all_gather_into(in, gathered); });
+  EXPECT_NE(m.find("all_gather_into: rank 0: input overlaps output but is not "
+                   "output.narrow(0, rank() * n, n), elements [0, 2) of output"),
+            std::string::npos)
+      << m;
+
+  auto buffer = torch::zeros({4});
+  auto aliased = one ? buffer.narrow(0, 2, 2) : torch::empty({2});
+  m = message_of([&] { world().reduce_scatter(buffer, aliased); });
+  EXPECT_NE(m.find("reduce_scatter: rank 1: output overlaps input"), std::string::npos) << m;
+
+  auto grid = torch::zeros({4, 2});
+  const auto strided = one ? grid.select(1, 0) : torch::zeros({4});
+  auto two = torch::empty({2});
+  m = message_of([&] { world().reduce_scatter(strided, two); });
+  EXPECT_NE(m.find("rank 1: input float32 [4] is not contiguous (stride 2)"), std::string::npos)
+      << m;
+
+  auto ints = torch::zeros({4}, torch::kInt64), half_ints = torch::zeros({2}, torch::kInt64);
+  m = message_of([&] { world().reduce_scatter(ints, half_ints, ReduceOp::Mean); });
+  EXPECT_NE(m.find("reduce_scatter: rank 0: mean of a int64 tensor"), std::string::npos) << m;
+  EXPECT_NE(m.find("; rank 1: mean of a int64 tensor"), std::string::npos) << m;
+  EXPECT_EQ(world().all_reduce(1, ReduceOp::Sum), 2);
 }
 
 TEST(MpiCommunicator, Scalars) {

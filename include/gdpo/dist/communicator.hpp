@@ -1,5 +1,6 @@
 // Collective communication between the ranks of a job (gradient all-reduce, metric reduction,
-// checking that every rank runs the same configuration), independent of the backend: MPI over host
+// checking that every rank runs the same configuration, and the sharding collectives of ZeRO:
+// reduce-scatter of gradients, all-gather of parameters), independent of the backend: MPI over host
 // memory (mpi_communicator.hpp), one process (single_process_communicator.hpp), NCCL on the ranks'
 // GPUs (nccl_communicator.hpp; built with GDPO_CUDA).
 #pragma once
@@ -17,10 +18,13 @@ enum class ReduceOp { Sum, Mean, Max, Min };
 const char* reduce_op_name(ReduceOp op);
 
 // Every collective must be called by every rank of the communicator, in the same order, with tensors
-// of the same dtype and shape (and the same root/op). That agreement is checked (one 10-value int64
+// of the same dtype and shape (and the same root/op). That agreement is checked (one 11-value int64
 // all-reduce per call; only a one-rank world skips it): a mismatch throws gdpo::Error on every rank
-// with each rank's dtype and shape, instead of hanging or reading out of bounds.
-// Tensors may be non-contiguous (results are written back through the view).
+// with each rank's dtype and shape, instead of hanging or reading out of bounds. So does an invalid
+// argument that only some ranks pass (e.g. a wrong output size or aliasing in reduce_scatter or
+// all_gather_into): every rank throws, naming the ranks at fault and what is wrong.
+// Tensors may be non-contiguous (results are written back through the view), except those of
+// reduce_scatter and all_gather_into (flat, contiguous buffers: ZeRO's shards).
 //
 // Backends implement the protected *_impl primitives, which receive contiguous tensors already
 // checked to agree across ranks. The MPI backend works on host memory and is synchronous (device
@@ -59,6 +63,24 @@ class Communicator {
   void all_reduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
   // [world_size, ...tensor.shape]: row r is rank r's tensor (same dtype and shape on every rank).
   torch::Tensor all_gather(const torch::Tensor& tensor);
+
+  // The sharding collectives (ZeRO stages 1-3), on flat buffers: 1-D, contiguous, on one device,
+  // `input` of the same numel on every rank (that is what the agreement check compares). A wrong
+  // argument (dimension, dtype, size, contiguity, device, aliasing) is a gdpo::Error on every rank
+  // that names the collective and the shapes.
+  //
+  // [world_size() * n] -> [n]: rank r's `output` becomes the reduction over ranks of elements
+  // [r * n, (r + 1) * n) of every rank's `input` (ZeRO's gradient reduce-scatter). Same dtype, one
+  // of all_reduce's six; Mean only for floating types, computed as all_reduce computes it (so the
+  // result is all_reduce's slice; bit for bit on two ranks, where the order of summation cannot
+  // differ). output.numel() * world_size() == input.numel(); `output` must not overlap `input`.
+  void reduce_scatter(const torch::Tensor& input, torch::Tensor& output,
+                      ReduceOp op = ReduceOp::Sum);
+  // [n] -> [world_size() * n]: elements [r * n, (r + 1) * n) of `output` become rank r's `input`
+  // (ZeRO's parameter all-gather). Any dtype, the same for both. `input` may be exactly
+  // output.narrow(0, rank() * n, n) (in place: this rank's own part is not copied), or a tensor
+  // that does not overlap `output`.
+  void all_gather_into(const torch::Tensor& input, torch::Tensor& output);
 
   // Scalars.
   double all_reduce(double value, ReduceOp op);
@@ -100,15 +122,28 @@ class Communicator {
   virtual void all_reduce_impl(torch::Tensor& tensor, ReduceOp op) = 0;
   // `tensor` is contiguous; returns [world_size, ...tensor.shape].
   virtual torch::Tensor all_gather_impl(const torch::Tensor& tensor) = 0;
+  // `input` [world_size() * n] and `output` [n] are 1-D, contiguous, on one device, of the same
+  // reducible dtype, and do not overlap; Mean only on floating types. Default: all_reduce_impl on a
+  // copy of `input`, then this rank's slice copied into `output`.
+  virtual void reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output, ReduceOp op);
+  // `input` [n] and `output` [world_size() * n] are 1-D, contiguous, on one device, of one dtype;
+  // `input` either is output's own slice (gathers_in_place) or does not overlap `output`.
+  // Default: all_gather_impl, then copied into `output` (all of it, or when in place all but this
+  // rank's own slice).
+  virtual void all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output);
+  // Whether all_gather_into_impl's `input` is exactly output.narrow(0, rank() * n, n) (never for
+  // n == 0).
+  bool gathers_in_place(const torch::Tensor& input, const torch::Tensor& output) const;
   // In place, the element-wise maximum over ranks of host `values` (the agreement check of every
   // collective). Default: all_reduce_impl on a device() tensor, read back on the host.
   virtual void max_over_ranks(std::vector<int64_t>& values);
 
  private:
   // Throws on every rank unless every rank called `what` with the same dtype, shape and `arg`
-  // (named `arg_name`: "op", "root" or nullptr when there is none).
+  // (named `arg_name`: "op", "root" or nullptr when there is none), and no rank's `problem` (what
+  // is wrong with its own arguments; "" when nothing) is set.
   void check_agreement(const char* what, const torch::Tensor& tensor, int64_t arg,
-                       const char* arg_name);
+                       const char* arg_name, const std::string& problem = std::string());
   void check_root(const char* what, int root) const;
 };
 

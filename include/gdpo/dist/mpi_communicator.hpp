@@ -55,7 +55,10 @@ class MpiRuntime {
 
 // Collectives over a duplicate of `comm` (MPI_COMM_WORLD by default) with MPI_ERRORS_RETURN. MPI must
 // be active. Use it from the thread that initialised MPI (MPI_THREAD_FUNNELED; checked).
-// Messages larger than max_chunk_bytes() are split into several MPI calls (MPI counts are int).
+// Messages larger than max_chunk_bytes() are split into several MPI calls (MPI counts are int):
+// for all_reduce and broadcast the tensor, for all_gather and all_gather_into each rank's part, for
+// reduce_scatter each rank's part of the result (then pieces of every rank's part are packed into
+// one buffer of at most max_chunk_bytes() per call).
 class MpiCommunicator : public Communicator {
  public:
   explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD);
@@ -78,9 +81,18 @@ class MpiCommunicator : public Communicator {
   // bfloat16/float16 are reduced through a float32 copy (MPI has no such types), rounded once.
   void all_reduce_impl(torch::Tensor& tensor, ReduceOp op) override;
   torch::Tensor all_gather_impl(const torch::Tensor& tensor) override;
+  // MPI_Reduce_scatter_block; bfloat16/float16 and device tensors as in all_reduce_impl (a
+  // float32 / host copy, rounded once), and Mean is the same sum divided by world_size().
+  void reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) override;
+  // MPI_Allgather, with MPI_IN_PLACE when `input` is output's own slice (device tensors are staged
+  // through host copies).
+  void all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) override;
 
  private:
   void check_thread() const;
+  // MPI_Allgather of `row` bytes per rank from `src` (nullptr: MPI_IN_PLACE, this rank's row is
+  // already at its place in `dst`) into `dst`, rank r's row at dst + r * row.
+  void all_gather_bytes(const char* src, char* dst, int64_t row);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;

@@ -73,12 +73,15 @@ class NcclCommunicator : public Communicator {
   // The NCCL collective runs on this communicator's stream after the work already enqueued on the
   // current stream, and the current stream waits for it: none of them blocks the host, except
   // barrier_impl (which waits for completion). Tensors on another device (the host included) are
-  // staged through device() and copied back (which synchronises). Broadcast and all-gather move
-  // bytes (any dtype); Mean is the device sum divided by world_size().
+  // staged through device() and copied back (which synchronises). Broadcast and the all-gathers
+  // move bytes (any dtype); Mean (all-reduce, reduce-scatter) is the device sum divided by
+  // world_size(). all_gather_into passes NCCL its in-place form when `input` is output's own slice.
   void barrier_impl() override;
   void broadcast_impl(torch::Tensor& tensor, int root) override;
   void all_reduce_impl(torch::Tensor& tensor, ReduceOp op) override;
   torch::Tensor all_gather_impl(const torch::Tensor& tensor) override;
+  void reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) override;
+  void all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) override;
   // Over MPI on the host: the agreement check of a collective does not wait for the GPU.
   void max_over_ranks(std::vector<int64_t>& values) override;
 

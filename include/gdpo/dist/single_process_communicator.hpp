@@ -22,6 +22,13 @@ class SingleProcessCommunicator : public Communicator {
   torch::Tensor all_gather_impl(const torch::Tensor& tensor) override {
     return tensor.unsqueeze(0).clone();
   }
+  // Copies (without the base class's intermediate copy); in place, all_gather_into does nothing.
+  void reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output, ReduceOp) override {
+    output.copy_(input);  // sum, mean, max, min of one value
+  }
+  void all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) override {
+    if (!gathers_in_place(input, output)) output.copy_(input);
+  }
 };
 
 }  // namespace gdpo::dist
