@@ -118,6 +118,10 @@ void bind_train(OptionSet& set, train::TrainConfig& o) {
            "takes its GPU r)")
       .flag("activation-checkpointing", &o.activation_checkpointing,
             "recompute each block's activations in the backward pass (less memory, more time)");
+  set.group("dist", "Parallel runs [dist]")
+      .add("zero-stage", &o.zero_stage,
+           "ZeRO sharding over the ranks: 0 replicates, 1 shards the optimizer state, 2 also the "
+           "gradients, 3 also the parameters (gathered block by block)");
   set.validate([&o] { validate(o); });
 }
 

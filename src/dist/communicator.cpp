@@ -227,10 +227,29 @@ void Communicator::check_root(const char* what, int root) const {
 
 void Communicator::barrier() { barrier_impl(); }
 
+int64_t Communicator::bytes_of(const torch::Tensor& tensor) {
+  return tensor.defined() ? tensor.numel() * static_cast<int64_t>(tensor.element_size()) : 0;
+}
+
+void Communicator::count(int64_t& counter, const torch::Tensor& tensor) {
+  counter += bytes_of(tensor);
+  ++traffic_.calls;
+}
+
+double Communicator::Traffic::wire_bytes(int world) const {
+  // Ring algorithms: an all-reduce sends (and receives) 2 (W-1)/W of its buffer per rank, a
+  // reduce-scatter or all-gather (W-1)/W of the whole buffer, a broadcast about the buffer.
+  const double f = world > 1 ? static_cast<double>(world - 1) / world : 0.0;
+  return 2 * f * static_cast<double>(all_reduce) +
+         f * static_cast<double>(reduce_scatter + all_gather) +
+         (world > 1 ? static_cast<double>(broadcast) : 0.0);
+}
+
 void Communicator::broadcast(torch::Tensor& tensor, int root) {
   check_agreement("broadcast", tensor, root, "root");
   GDPO_CHECK(tensor.defined(), "broadcast: undefined tensor");
   check_root("broadcast", root);
+  count(traffic_.broadcast, tensor);
   if (tensor.is_contiguous()) {
     broadcast_impl(tensor, root);
   } else {
@@ -250,6 +269,7 @@ void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   GDPO_CHECK(op != ReduceOp::Mean || tensor.is_floating_point(),
              "all_reduce: mean of a " << dtype_name(tensor.scalar_type())
                                       << " tensor (mean needs a floating-point tensor; use sum)");
+  count(traffic_.all_reduce, tensor);
   if (tensor.is_contiguous()) {
     all_reduce_impl(tensor, op);
   } else {
@@ -262,18 +282,22 @@ void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
 torch::Tensor Communicator::all_gather(const torch::Tensor& tensor) {
   check_agreement("all_gather", tensor, 0, nullptr);
   GDPO_CHECK(tensor.defined(), "all_gather: undefined tensor");
+  traffic_.all_gather += bytes_of(tensor) * world_size();
+  ++traffic_.calls;
   return all_gather_impl(tensor.contiguous());
 }
 
 void Communicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) {
   check_agreement("reduce_scatter", input, static_cast<int64_t>(op), "op",
                   reduce_scatter_problem(input, output, op, world_size()));
+  count(traffic_.reduce_scatter, input);
   reduce_scatter_impl(input, output, op);
 }
 
 void Communicator::all_gather_into(const torch::Tensor& input, torch::Tensor& output) {
   check_agreement("all_gather_into", input, 0, nullptr,
                   all_gather_into_problem(input, output, rank(), world_size()));
+  count(traffic_.all_gather, output);
   all_gather_into_impl(input, output);
 }
 

@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include "gdpo/core/error.hpp"
+#include "gdpo/model/layers.hpp"
 
 namespace gdpo::model {
 
@@ -38,6 +39,26 @@ void CausalLM::set_attention(Attention attention) {
                                << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR
                                << ") does not have (LibTorch >= 2.0 has it); use 'auto' or 'math'");
   attention_ = attention;
+}
+
+torch::Tensor CausalLM::run_block(
+    int64_t layer, const torch::Tensor& x, KVCache* cache, const std::vector<torch::Tensor>& params,
+    const std::function<torch::Tensor(const torch::Tensor&, KVCache*)>& forward) {
+  const bool with_autograd = !cache && torch::GradMode::is_enabled();
+  // A gathered block under autograd must be recomputed in the backward: its parameters are gone
+  // between the forward and the backward.
+  if (with_autograd && (activation_checkpointing_ || gather_)) {
+    return checkpoint_block([forward](const torch::Tensor& in) { return forward(in, nullptr); }, x,
+                            params, gather_.get(), layer);
+  }
+  if (!gather_) return forward(x, cache);
+  gather_->acquire(layer);
+  struct Release {
+    ParameterGather* gather;
+    int64_t layer;
+    ~Release() { gather->release(layer); }
+  } release{gather_.get(), layer};
+  return forward(x, cache);
 }
 
 }  // namespace gdpo::model

@@ -55,6 +55,7 @@ Gpt2Model::Gpt2Model(ModelConfig config) : config_(std::move(config)) {
   for (int64_t i = 0; i < config_.n_layers; ++i)
     blocks_.push_back(
         blocks->register_module(std::to_string(i), std::make_shared<Gpt2Block>(config_)));
+  for (const auto& block : blocks_) block_params_.push_back(block->parameters());
   ln_f_ = transformer->register_module("ln_f",
                                        std::make_shared<LayerNorm>(h, config_.layer_norm_eps));
   if (!config_.tie_word_embeddings)
@@ -85,24 +86,22 @@ torch::Tensor Gpt2Model::hidden_states(const torch::Tensor& input_ids,
   }
   // [batch, seq, hidden]
   torch::Tensor x = wte_->forward(input_ids) + wpe_->forward(ctx.positions);
-  const bool checkpoint = activation_checkpointing_ && !cache && torch::GradMode::is_enabled();
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const auto layer = static_cast<int64_t>(i);
-    if (checkpoint) {
-      auto block = blocks_[i];
-      x = checkpoint_block(
-          [block, ctx, layer](const torch::Tensor& in) {
-            return block->forward(in, ctx, nullptr, layer);
-          },
-          x, block->parameters());
-    } else {
-      x = blocks_[i]->forward(x, ctx, cache, layer);
-    }
+    auto block = blocks_[i];
+    x = run_block(layer, x, cache, block_params_[i],
+                  [block, ctx, layer](const torch::Tensor& in, KVCache* c) {
+                    return block->forward(in, ctx, c, layer);
+                  });
   }
   return ln_f_->forward(x);
 }
 
 torch::Tensor Gpt2Model::output_weight() { return lm_head_ ? lm_head_->weight : wte_->weight; }
+
+std::vector<std::vector<torch::Tensor>> Gpt2Model::block_parameters() const {
+  return block_params_;
+}
 
 std::vector<std::pair<std::string, torch::Tensor>> Gpt2Model::hf_state_dict() const {
   return named_tensors(*this);

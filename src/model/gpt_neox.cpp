@@ -64,6 +64,7 @@ GptNeoxModel::GptNeoxModel(ModelConfig config) : config_(std::move(config)) {
   for (int64_t i = 0; i < config_.n_layers; ++i)
     layers_.push_back(
         layers->register_module(std::to_string(i), std::make_shared<GptNeoxLayer>(config_)));
+  for (const auto& block : layers_) block_params_.push_back(block->parameters());
   final_layer_norm_ = body->register_module(
       "final_layer_norm", std::make_shared<LayerNorm>(h, config_.layer_norm_eps));
   if (!config_.tie_word_embeddings)
@@ -83,25 +84,23 @@ torch::Tensor GptNeoxModel::hidden_states(const torch::Tensor& input_ids,
   // [batch, 1, seq, rotary_dim] each
   auto [cos, sin] = rotary_tables(ctx.positions, config_.rotary_dim(), config_.rotary_base,
                                   x.scalar_type());
-  const bool checkpoint = activation_checkpointing_ && !cache && torch::GradMode::is_enabled();
   for (size_t i = 0; i < layers_.size(); ++i) {
     const auto layer = static_cast<int64_t>(i);
-    if (checkpoint) {
-      auto block = layers_[i];
-      x = checkpoint_block(
-          [block, ctx, cos = cos, sin = sin, layer](const torch::Tensor& in) {
-            return block->forward(in, ctx, cos, sin, nullptr, layer);
-          },
-          x, block->parameters());
-    } else {
-      x = layers_[i]->forward(x, ctx, cos, sin, cache, layer);
-    }
+    auto block = layers_[i];
+    x = run_block(layer, x, cache, block_params_[i],
+                  [block, ctx, cos = cos, sin = sin, layer](const torch::Tensor& in, KVCache* c) {
+                    return block->forward(in, ctx, cos, sin, c, layer);
+                  });
   }
   return final_layer_norm_->forward(x);
 }
 
 torch::Tensor GptNeoxModel::output_weight() {
   return embed_out_ ? embed_out_->weight : embed_in_->weight;
+}
+
+std::vector<std::vector<torch::Tensor>> GptNeoxModel::block_parameters() const {
+  return block_params_;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> GptNeoxModel::hf_state_dict() const {

@@ -367,6 +367,25 @@ struct CheckpointedBlockState : torch::CustomClassHolder {
   std::function<torch::Tensor(const torch::Tensor&)> block;
   std::vector<torch::Tensor> params;
   AutocastState autocast;
+  ParameterGather* gather = nullptr;  // ZeRO stage 3: parameters fetched around each use
+  int64_t layer = -1;
+};
+
+// gather->acquire(layer) for a scope, release() at its end (none without a gatherer).
+class AcquiredBlock {
+ public:
+  AcquiredBlock(ParameterGather* gather, int64_t layer) : gather_(gather), layer_(layer) {
+    if (gather_) gather_->acquire(layer_);
+  }
+  ~AcquiredBlock() {
+    if (gather_) gather_->release(layer_);
+  }
+  AcquiredBlock(const AcquiredBlock&) = delete;
+  AcquiredBlock& operator=(const AcquiredBlock&) = delete;
+
+ private:
+  ParameterGather* gather_;
+  int64_t layer_;
 };
 
 // Autograd inputs: x, then every parameter (so that autograd routes their gradients through this
@@ -384,6 +403,7 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
     struct Leave {
       ~Leave() { --checkpointed_forward_depth; }
     } leave;
+    AcquiredBlock acquired(state->gather, state->layer);
     return state->block(x);
   }
 
@@ -397,28 +417,45 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
     const torch::Tensor x = ctx->get_saved_variables()[0];
     const bool x_grad = ctx->needs_input_grad(0);
     torch::Tensor input = x.detach().requires_grad_(x_grad);
-    torch::Tensor output;
-    {
-      torch::AutoGradMode grad_mode(true);
-      AutocastScope autocast(state->autocast);
-      output = state->block(input);
-    }
-    std::vector<torch::Tensor> wrt;
+    // A gathered block's parameter gradients go to the gatherer, whatever autograd asks for.
+    ParameterGather* gather = state->gather;
+    std::vector<torch::Tensor> computed;
     std::vector<size_t> slots;  // grads[] index of each wrt entry
-    if (x_grad) {
-      wrt.push_back(input);
-      slots.push_back(0);
-    }
-    for (size_t i = 0; i < n; ++i)
-      if (ctx->needs_input_grad(i + 1) && state->params[i].requires_grad()) {
-        wrt.push_back(state->params[i]);
-        slots.push_back(i + 1);
+    {
+      AcquiredBlock acquired(gather, state->layer);
+      torch::Tensor output;
+      {
+        torch::AutoGradMode grad_mode(true);
+        AutocastScope autocast(state->autocast);
+        output = state->block(input);
       }
-    if (wrt.empty() || !output.requires_grad()) return grads;
-    auto computed = torch::autograd::grad({output}, wrt, {grad_outputs[0]},
-                                          /*retain_graph=*/false, /*create_graph=*/false,
-                                          /*allow_unused=*/true);
-    for (size_t i = 0; i < slots.size(); ++i) grads[slots[i]] = computed[i];
+      std::vector<torch::Tensor> wrt;
+      if (x_grad) {
+        wrt.push_back(input);
+        slots.push_back(0);
+      }
+      for (size_t i = 0; i < n; ++i)
+        if ((gather || ctx->needs_input_grad(i + 1)) && state->params[i].requires_grad()) {
+          wrt.push_back(state->params[i]);
+          slots.push_back(i + 1);
+        }
+      if (wrt.empty() || !output.requires_grad()) return grads;
+      computed = torch::autograd::grad({output}, wrt, {grad_outputs[0]},
+                                       /*retain_graph=*/false, /*create_graph=*/false,
+                                       /*allow_unused=*/true);
+    }
+    if (!gather) {
+      for (size_t i = 0; i < slots.size(); ++i) grads[slots[i]] = computed[i];
+      return grads;
+    }
+    std::vector<torch::Tensor> param_grads(n);
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i] == 0)
+        grads[0] = computed[i];
+      else
+        param_grads[slots[i] - 1] = computed[i];
+    }
+    gather->gradients(state->layer, param_grads);
     return grads;
   }
 };
@@ -426,13 +463,19 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
 }  // namespace
 
 torch::Tensor checkpoint_block(std::function<torch::Tensor(const torch::Tensor&)> block,
-                               const torch::Tensor& x, const std::vector<torch::Tensor>& params) {
+                               const torch::Tensor& x, const std::vector<torch::Tensor>& params,
+                               ParameterGather* gather, int64_t layer) {
   bool needs_grad = x.requires_grad();
   for (const auto& p : params) needs_grad = needs_grad || p.requires_grad();
-  if (!torch::GradMode::is_enabled() || !needs_grad) return block(x);
+  if (!torch::GradMode::is_enabled() || !needs_grad) {
+    AcquiredBlock acquired(gather, layer);
+    return block(x);
+  }
   auto state = c10::make_intrusive<CheckpointedBlockState>();
   state->block = std::move(block);
   state->params = params;
+  state->gather = gather;
+  state->layer = layer;
   return CheckpointedBlock::apply(x, torch::TensorList(state->params), state);
 }
 

@@ -18,14 +18,19 @@ torch::Tensor clip_gradients_on_device(const std::vector<torch::Tensor>& params,
   // add pairwise, which rounds differently).
   const auto total = torch::stack(sums).cumsum(0).select(0, -1);
   const auto norm = total.sqrt();
-  if (max_norm > 0) {
-    // max_norm / (norm + 1e-6) as a tensor division (a Scalar / Tensor would multiply by the
-    // reciprocal, which rounds differently). NaN < 1 is false: a NaN norm leaves the gradients.
-    const auto coef = torch::full({}, max_norm, norm.options()).div(norm + 1e-6);
-    const auto scale = torch::where(coef < 1, coef, torch::ones_like(coef));
-    for (auto& g : grads) g.mul_(scale);  // x * 1.0 == x bitwise: the unclipped case is unchanged
-  }
+  scale_gradients_to_norm(grads, norm, max_norm);
   return norm;
+}
+
+void scale_gradients_to_norm(const std::vector<torch::Tensor>& grads, const torch::Tensor& norm,
+                             double max_norm) {
+  if (max_norm <= 0) return;
+  torch::NoGradGuard no_grad;
+  // max_norm / (norm + 1e-6) as a tensor division (a Scalar / Tensor would multiply by the
+  // reciprocal, which rounds differently). NaN < 1 is false: a NaN norm leaves the gradients.
+  const auto coef = torch::full({}, max_norm, norm.options()).div(norm + 1e-6);
+  const auto scale = torch::where(coef < 1, coef, torch::ones_like(coef));
+  for (auto g : grads) g.mul_(scale);  // x * 1.0 == x bitwise: the unclipped case is unchanged
 }
 
 double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {

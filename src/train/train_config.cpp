@@ -37,6 +37,9 @@ void validate(const TrainConfig& o) {
   require_positive("train.grad-accum", static_cast<double>(o.grad_accum));
   require_at_least("train.warmup-steps", static_cast<double>(o.warmup_steps), 0);
   require_at_least("train.max-grad-norm", o.max_grad_norm, 0);
+  if (o.zero_stage < 0 || o.zero_stage > 3)
+    throw UsageError("--dist.zero-stage must be 0, 1, 2 or 3 (got " +
+                     std::to_string(o.zero_stage) + ")");
   require_at_least("train.weight-decay", o.optimizer.weight_decay, 0);
   if (o.n_epochs < 1 && o.n_examples <= 0)
     throw UsageError("--train.n-epochs must be >= 1 when --train.n-examples is 0");

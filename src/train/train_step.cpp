@@ -43,9 +43,40 @@ TrainStep::TrainStep(model::CausalLM& policy, const TrainConfig& train,
     p.requires_grad_(true);
     params_.push_back(p);
   }
-  optimizer_ = make_optimizer(train_.optimizer, std::move(named));
-  sync_ = std::make_unique<GradientSync>(comm_, params_, int64_t{32} << 20,
-                                         /*overlap=*/comm_->world_size() > 1);
+  GDPO_CHECK(train_.zero_stage >= 0 && train_.zero_stage <= 3,
+             "--dist.zero-stage must be 0, 1, 2 or 3 (got " << train_.zero_stage << ")");
+  if (train_.zero_stage > 0) {
+    zero_ = std::make_shared<ZeroState>(policy_, train_.zero_stage, comm_, &train_.optimizer);
+    zero_->attach();
+  } else {
+    optimizer_ = make_optimizer(train_.optimizer, std::move(named));
+  }
+  // Stage 0 and 1 all-reduce the whole gradients.
+  if (train_.zero_stage <= 1)
+    sync_ = std::make_unique<GradientSync>(comm_, params_, int64_t{32} << 20,
+                                           /*overlap=*/comm_->world_size() > 1);
+}
+
+Optimizer& TrainStep::optimizer() {
+  GDPO_CHECK(optimizer_, "TrainStep::optimizer(): at --dist.zero-stage "
+                             << train_.zero_stage << " the ZeroState holds the optimizer");
+  return *optimizer_;
+}
+
+bool TrainStep::overlap() const { return overlap_ && sync_ && sync_->overlap(); }
+
+ZeroState::Memory TrainStep::memory() const {
+  if (zero_) return zero_->memory();
+  ZeroState::Memory m;
+  auto bytes = [](const torch::Tensor& t) {
+    return t.defined() ? t.numel() * static_cast<int64_t>(t.element_size()) : int64_t{0};
+  };
+  for (const auto& p : params_) {
+    m.parameters += bytes(p);
+    m.gradients += bytes(p.grad());
+  }
+  for (const auto& [name, t] : optimizer_->state()) m.optimizer += bytes(t);
+  return m;
 }
 
 StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
@@ -62,6 +93,7 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
 
   policy_.train();
   for (auto& p : params_) p.mutable_grad().reset();
+  if (zero_) zero_->begin_step();
   // Overlapped: the last micro-batch's backward launches the buckets' all-reduces as it goes.
   const bool overlapped = overlap() && phases == nullptr;
   MetricAccumulator acc;  // on the device until the one read below
@@ -84,6 +116,7 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
     losses_finite = losses_finite.defined() ? losses_finite.logical_and(finite) : finite;
     clock.lap(&ph.objective);
     if (overlapped) sync_->prepare(a == accum - 1);
+    if (zero_) zero_->prepare(a == accum - 1);
     (out.loss / static_cast<double>(accum)).backward();
     clock.lap(&ph.objective_backward);
     if (phases) {
@@ -93,11 +126,14 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
   }
   if (overlapped)
     sync_->finish();
-  else
+  else if (sync_)
     sync_->average();
+  if (zero_) zero_->reduce_gradients();
   clock.lap(&ph.gradient_sync);
   // The norm (the same on every rank: the gradients are) and the clipping, on the device.
-  const auto grad_norm_on_device = clip_gradients_on_device(params_, train_.max_grad_norm);
+  const auto grad_norm_on_device =
+      train_.zero_stage >= 2 ? zero_->clip_gradient_shards(train_.max_grad_norm)
+                             : clip_gradients_on_device(params_, train_.max_grad_norm);
   // count.*: summed over ranks. The step's tokens (the micro-batches partition the batch's rows).
   if (!batch.attention_mask.defined() || batch.attention_mask.is_cpu())
     acc.add("count.tokens", static_cast<double>(batch.tokens()), 1.0);
@@ -111,6 +147,7 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
   clock.lap(&ph.clip);
   if (non_finite_loss || !std::isfinite(grad_norm)) {
     for (auto& p : params_) p.mutable_grad().reset();
+    if (zero_) zero_->abandon_step();
     throw NonFiniteError("step " + std::to_string(step + 1) + ": the " +
                          (std::isfinite(grad_norm) ? "loss" : "gradient norm") +
                          " is not finite (gradient norm " + std::to_string(grad_norm) +
@@ -118,7 +155,10 @@ StepResult TrainStep::run(const data::PairBatch& batch, int64_t step,
                          std::to_string(step) + ": lower --train.lr or check the data and model");
   }
   const double lr = warmup_lr(train_.lr, train_.warmup_steps, step);
-  optimizer_->step(lr);
+  if (zero_)
+    zero_->step(lr);
+  else
+    optimizer_->step(lr);
   clock.lap(&ph.optimizer);
 
   StepResult result;

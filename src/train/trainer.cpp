@@ -126,6 +126,7 @@ struct Trainer::Impl {
 
   void setup();
   model::CausalLMPtr make_reference();
+  void shard_reference(model::CausalLM& ref);
   void open_run();
   void prepare_reference();
   void resume_if_asked();
@@ -203,7 +204,11 @@ void Trainer::Impl::resume_if_asked() {
     path = r;
   }
   if (!path) return;
-  auto content = load_checkpoint(*path, in.policy.get(), &step->optimizer());
+  // Sharded steps read their own slices, whatever layout wrote the checkpoint.
+  ZeroState* zero = step->zero();
+  auto content = zero ? load_checkpoint(*path, nullptr, nullptr)
+                      : load_checkpoint(*path, in.policy.get(), &step->optimizer());
+  if (zero) zero->load(CheckpointTensors(*path));
   if (content.state.dataset_size != in.train_data->pairs())
     throw InputError("checkpoint '" + *path + "' was trained on " +
                      std::to_string(content.state.dataset_size) + " pairs but the data has " +
@@ -238,11 +243,18 @@ model::CausalLMPtr Trainer::Impl::make_reference() {
   return ref;
 }
 
+void Trainer::Impl::shard_reference(model::CausalLM& ref) {
+  // Stage 3 shards an online reference's blocks too (the model then owns its ZeroState).
+  if (in.train.zero_stage == 3)
+    std::make_shared<ZeroState>(ref, 3, in.comm, /*optimizer=*/nullptr)->attach();
+}
+
 void Trainer::Impl::prepare_reference() {
   if (!needs_reference()) return;
   const auto& t = in.train;
   if (t.reference == ReferenceMode::kOnline) {
     online_ref = make_reference();
+    shard_reference(*online_ref);
     return;
   }
   // The fingerprint covers the reference weights, so the reference model is always built once.
@@ -295,6 +307,8 @@ std::map<std::string, double> Trainer::Impl::train_step() {
 
 std::map<std::string, double> Trainer::Impl::evaluate() {
   torch::NoGradGuard no_grad;
+  // Stage 3: the embeddings and head for the evaluation; the blocks are gathered as they run.
+  ZeroState::Whole rest(step->zero(), /*blocks=*/false);
   in.policy->eval();
   MetricAccumulator acc;
   const auto& data = *in.eval_data;
@@ -402,7 +416,18 @@ void Trainer::Impl::save(bool is_best) {
   c.config_ini = in.config_ini;
   c.model_config_json = model::hf_config_json(in.policy->config());
   c.reference_fingerprint = reference_fp;
-  if (comm.is_root()) {
+  if (ZeroState* zero = step->zero()) {
+    // Every rank writes the slices it owns; rank 0 then checks them and writes the manifest.
+    save_checkpoint_shard(checkpoints.path_for_step(state.step), comm.rank(), comm.world_size(),
+                          zero->checkpoint_pieces());
+    comm.barrier();
+    if (comm.is_root()) {
+      auto path = checkpoints.commit_sharded(comm.world_size(), zero->optimizer_kind(),
+                                             zero->optimizer_steps(), c, is_best,
+                                             in.train.keep_last);
+      log::info("checkpoint ", path, " (", comm.world_size(), " shards)", is_best ? " (best)" : "");
+    }
+  } else if (comm.is_root()) {
     auto path = checkpoints.save(*in.policy, step->optimizer(), c, is_best, in.train.keep_last);
     log::info("checkpoint ", path, is_best ? " (best)" : "");
   }
@@ -414,11 +439,15 @@ void Trainer::Impl::finish() {
   // The exported model: the best checkpoint's weights when there is one (--train.export best).
   auto best = checkpoints.find_best();
   if (in.train.export_model == ExportChoice::kBest && best && state.best_step != state.step) {
-    load_checkpoint(*best, in.policy.get(), nullptr);
+    if (ZeroState* zero = step->zero())
+      zero->load(CheckpointTensors(*best), /*optimizer=*/false);
+    else
+      load_checkpoint(*best, in.policy.get(), nullptr);
     log::info("final model: the best checkpoint ", *best, " (step ", state.best_step, ")");
   }
   std::map<std::string, double> final_metrics;
   if (in.eval_data && in.eval_data->pairs() > 0) final_metrics = evaluate();
+  ZeroState::Whole whole(step->zero());  // stage 3: every rank gathers the weights to export
   if (comm.is_root()) {
     // The folder is swapped in whole, then the summary written: its step marks the run complete.
     const auto out = run_dir.model();

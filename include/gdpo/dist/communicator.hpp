@@ -112,6 +112,18 @@ class Communicator {
   // 'lr = 1e-3' (line 4)".
   void require_identical(const std::string& what, const std::string& text);
 
+  // Bytes this rank passed to the tensor collectives since construction or reset_traffic(): the
+  // buffers' sizes (all_reduce and broadcast: the tensor; reduce_scatter: its input; all_gather
+  // and all_gather_into: their output), not what the agreement checks add. For `gdpo bench step`.
+  struct Traffic {
+    int64_t all_reduce = 0, reduce_scatter = 0, all_gather = 0, broadcast = 0;
+    int64_t calls = 0;
+    // Bytes each rank sends with ring algorithms on a world of `world` ranks (see the .cpp).
+    double wire_bytes(int world) const;
+  };
+  const Traffic& traffic() const { return traffic_; }
+  void reset_traffic() { traffic_ = Traffic(); }
+
  protected:
   Communicator() = default;
 
@@ -139,6 +151,10 @@ class Communicator {
   virtual void max_over_ranks(std::vector<int64_t>& values);
 
  private:
+  static int64_t bytes_of(const torch::Tensor& tensor);
+  void count(int64_t& counter, const torch::Tensor& tensor);
+  Traffic traffic_;
+
   // Throws on every rank unless every rank called `what` with the same dtype, shape and `arg`
   // (named `arg_name`: "op", "root" or nullptr when there is none), and no rank's `problem` (what
   // is wrong with its own arguments; "" when nothing) is set.

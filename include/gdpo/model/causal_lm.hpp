@@ -7,15 +7,18 @@
 // checkpointing per transformer block (recompute each block in the backward pass instead of keeping
 // its activations). Neither changes the model's parameters or what it computes; the models have no
 // dropout (Hugging Face's *_pdrop / *_dropout keys are not read and written as 0).
+// With a ParameterGather (ZeRO stage 3) the blocks' parameters are fetched around each use.
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "gdpo/model/model_config.hpp"
+#include "gdpo/model/parameter_gather.hpp"
 
 namespace gdpo::model {
 
@@ -91,9 +94,25 @@ class CausalLM : public torch::nn::Module {
   void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
   bool activation_checkpointing() const { return activation_checkpointing_; }
 
+  // Each transformer block's parameters, block by block, in the order of the block's
+  // parameters() (the same tensors as in hf_state_dict()).
+  virtual std::vector<std::vector<torch::Tensor>> block_parameters() const = 0;
+
+  // Fetch the blocks' parameters through `gather` around each use (model/parameter_gather.hpp);
+  // nullptr (the default) when every parameter is always whole.
+  void set_parameter_gather(std::shared_ptr<ParameterGather> gather) { gather_ = std::move(gather); }
+  ParameterGather* parameter_gather() const { return gather_.get(); }
+
  protected:
+  // Runs transformer block `layer` on x through the gatherer, checkpointing and cache choices
+  // above: `forward(x, cache)` is the block.
+  torch::Tensor run_block(int64_t layer, const torch::Tensor& x, KVCache* cache,
+                          const std::vector<torch::Tensor>& params,
+                          const std::function<torch::Tensor(const torch::Tensor&, KVCache*)>& forward);
+
   Attention attention_ = Attention::kAuto;
   bool activation_checkpointing_ = false;
+  std::shared_ptr<ParameterGather> gather_;
 };
 
 using CausalLMPtr = std::shared_ptr<CausalLM>;

@@ -26,6 +26,7 @@ class Gpt2Model : public CausalLM {
                               KVCache* cache = nullptr) override;
   torch::Tensor output_weight() override;
   std::vector<std::pair<std::string, torch::Tensor>> hf_state_dict() const override;
+  std::vector<std::vector<torch::Tensor>> block_parameters() const override;
   void load_hf_state_dict(
       const std::vector<std::pair<std::string, torch::Tensor>>& tensors) override;
 
@@ -33,6 +34,7 @@ class Gpt2Model : public CausalLM {
   ModelConfig config_;
   std::shared_ptr<Embedding> wte_, wpe_;
   std::vector<std::shared_ptr<Gpt2Block>> blocks_;
+  std::vector<std::vector<torch::Tensor>> block_params_;  // block_parameters()
   std::shared_ptr<LayerNorm> ln_f_;
   std::shared_ptr<Dense> lm_head_;  // only when tie_word_embeddings is false
 };

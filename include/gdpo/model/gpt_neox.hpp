@@ -25,6 +25,7 @@ class GptNeoxModel : public CausalLM {
                               KVCache* cache = nullptr) override;
   torch::Tensor output_weight() override;
   std::vector<std::pair<std::string, torch::Tensor>> hf_state_dict() const override;
+  std::vector<std::vector<torch::Tensor>> block_parameters() const override;
   void load_hf_state_dict(
       const std::vector<std::pair<std::string, torch::Tensor>>& tensors) override;
 
@@ -32,6 +33,7 @@ class GptNeoxModel : public CausalLM {
   ModelConfig config_;
   std::shared_ptr<Embedding> embed_in_;
   std::vector<std::shared_ptr<GptNeoxLayer>> layers_;
+  std::vector<std::vector<torch::Tensor>> block_params_;  // block_parameters()
   std::shared_ptr<LayerNorm> final_layer_norm_;
   std::shared_ptr<Dense> embed_out_;  // only when tie_word_embeddings is false
 };

@@ -103,8 +103,14 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
 // parameters): they are the autograd inputs through which their gradients flow, exactly as without
 // checkpointing. `block` must be a pure function of x and those tensors: no KV cache, no randomness
 // (the models have no dropout). Without autograd (or when nothing requires grad) this is block(x).
+//
+// With a `gather` (ZeRO stage 3, model/parameter_gather.hpp), the block's parameters are acquired
+// around the forward and around the recomputation, and their gradients go to
+// gather->gradients(layer, ...) instead of autograd (which then gives them none); x's gradient is
+// unchanged. Without autograd it is acquire, block(x), release.
 torch::Tensor checkpoint_block(std::function<torch::Tensor(const torch::Tensor&)> block,
-                               const torch::Tensor& x, const std::vector<torch::Tensor>& params);
+                               const torch::Tensor& x, const std::vector<torch::Tensor>& params,
+                               ParameterGather* gather = nullptr, int64_t layer = -1);
 
 // Rotary embedding tables for positions [batch, seq]: cos, sin [batch, 1, seq, rotary_dim] in
 // `dtype`, with Hugging Face's layout (frequencies repeated: cat(f, f)).

@@ -24,4 +24,10 @@ double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm)
 // is bitwise the conditional scaling; with max_norm <= 0 nothing is multiplied.
 torch::Tensor clip_gradients_on_device(const std::vector<torch::Tensor>& params, double max_norm);
 
+// The scaling step alone, for a `norm` computed elsewhere (ZeRO's gradient shards: the ranks' sums
+// of squares added first): with max_norm > 0, every tensor of `grads` multiplied in place by
+// min(max_norm / (norm + 1e-6), 1) exactly as above.
+void scale_gradients_to_norm(const std::vector<torch::Tensor>& grads, const torch::Tensor& norm,
+                             double max_norm);
+
 }  // namespace gdpo::train

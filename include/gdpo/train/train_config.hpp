@@ -49,6 +49,9 @@ struct TrainConfig {
   // Recompute each transformer block's activations in the backward pass instead of keeping them
   // (less memory, about one more forward pass of time); the policy only.
   bool activation_checkpointing = false;
+  // ZeRO data parallelism (train/zero_state.hpp; --dist.zero-stage): 0 replicates everything, 1
+  // shards the optimizer state, 2 also the gradients, 3 also the parameters.
+  int zero_stage = 0;
 
   // Pairs of one micro-batch on one rank; UsageError unless batch_size divides evenly.
   int64_t micro_batch(int world_size) const;

@@ -9,7 +9,9 @@
 // than one rank the gradient all-reduce is bucketed and overlapped with the last micro-batch's
 // backward (GradientSync's overlap; not on the timed path, whose backward runs in two pieces). On CPU
 // the step is bit for bit what it was with host metrics, host clipping and average() after the
-// backward.
+// backward. With train.zero_stage > 0 the gradients, optimizer state and (stage 3) parameters
+// are sharded over the ranks by a ZeroState (train/zero_state.hpp): the same step, the same
+// arithmetic per element.
 #pragma once
 #include <torch/torch.h>
 
@@ -28,6 +30,7 @@
 #include "gdpo/train/gradient_sync.hpp"
 #include "gdpo/train/optimizer.hpp"
 #include "gdpo/train/train_config.hpp"
+#include "gdpo/train/zero_state.hpp"
 
 namespace gdpo::train {
 
@@ -89,9 +92,14 @@ class TrainStep {
   // one rank and without `phases`. Off: GradientSync::average() after the backward. Either way the
   // same gradients, bit for bit.
   void set_overlap(bool on) { overlap_ = on; }
-  bool overlap() const { return overlap_ && sync_->overlap(); }
+  bool overlap() const;
 
-  Optimizer& optimizer() { return *optimizer_; }
+  // The optimizer of a stage-0 step (a ZeroState holds its own, over the shards, at other stages).
+  Optimizer& optimizer();
+  // The sharding at zero_stage > 0, else nullptr.
+  ZeroState* zero() { return zero_.get(); }
+  // Bytes of parameters, gradients and optimizer state this rank holds now.
+  ZeroState::Memory memory() const;
   const std::vector<torch::Tensor>& parameters() const { return params_; }
 
  private:
@@ -101,7 +109,8 @@ class TrainStep {
   std::shared_ptr<dist::Communicator> comm_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<GradientSync> sync_;  // with overlap hooks when there is more than one rank
+  std::unique_ptr<GradientSync> sync_;  // stages 0 and 1; overlap hooks with more than one rank
+  std::shared_ptr<ZeroState> zero_;     // stages 1-3
   bool overlap_ = true;
 };
 
