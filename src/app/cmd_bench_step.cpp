@@ -7,6 +7,8 @@
 //   --bench.golden DIR   the losses and gradient norms of tests/golden's fixtures (the GDPO authors'
 //                        values, golden.json) recomputed by TrainStep on the chosen device, compared
 //                        within --bench.tolerance; exit status 1 when one differs.
+// --bench.zero-stages 0,1,2,3 times one objective's step at each ZeRO stage on the communicator's
+// ranks (mpiexec -n 2 ...) with the bytes sent and held per rank (bench_zero_stages.hpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bench_util.hpp"
+#include "bench_zero_stages.hpp"
 #include "bind.hpp"
 #include "command.hpp"
 #include "common_options.hpp"
@@ -26,6 +30,7 @@
 #include "gdpo/data/record.hpp"
 #include "gdpo/data/sampler.hpp"
 #include "gdpo/data/tokenized.hpp"
+#include "gdpo/dist/communicator.hpp"
 #include "gdpo/dist/device.hpp"
 #include "gdpo/dist/single_process_communicator.hpp"
 #include "gdpo/loss/reference_logprobs.hpp"
@@ -48,32 +53,13 @@ namespace {
 using namespace train;
 using json = nlohmann::json;
 
-struct Preset {
-  std::string model;
-  SyntheticBatchShape shape;
-  const char* what;
-};
-
-// paper-4l: the shape the issue's reference CPU figure was measured on. gpt2-large / pythia-2.8b:
-// the paper's models with the authors' lengths (max_length 512, max_prompt_length 256: 256 prompt +
-// 256 response tokens per row) and one micro-batch of their step (batch 32 / grad-accum 8 = 4
-// pairs, 8 rows); K = 5 beliefs.
-const std::map<std::string, Preset>& presets() {
-  static const std::map<std::string, Preset> p = {
-      {"paper-4l", {"bench-gpt2-4l", {8, 48, 48, 2, 5}, "8 pairs of 48 + 48 tokens, K=5"}},
-      {"tiny", {"tiny-gpt2", {4, 16, 16, 2, 3}, "4 pairs of 16 + 16 tokens, K=3"}},
-      {"gpt2-large", {"gpt2-large", {4, 256, 256, 2, 5}, "4 pairs of 256 + 256 tokens, K=5"}},
-      {"pythia-2.8b", {"pythia-2.8b", {4, 256, 256, 2, 5}, "4 pairs of 256 + 256 tokens, K=5"}},
-  };
-  return p;
-}
-
-std::string preset_help() {
-  std::string s;
-  for (const auto& [name, p] : presets())
-    s += (s.empty() ? "" : " | ") + name + " (" + p.model + ", " + p.what + ")";
-  return s;
-}
+using bench::mib;
+using bench::Preset;
+using bench::preset_help;
+using bench::presets;
+using bench::split_list;
+using bench::synchronize;
+using bench::write_json;
 
 // The authors' Python implementation of the same GDPO step on the paper-4l shape, measured on a
 // 2-core machine of this kind with OpenBLAS and the same LibTorch version (issue text).
@@ -120,30 +106,10 @@ int64_t device_peak(const torch::Device& d) {
   return -1;
 }
 
-void synchronize(const torch::Device& d) {
-  if (d.is_cuda()) torch::cuda::synchronize(d.has_index() ? d.index() : -1);
-}
-
-std::string mib(int64_t bytes) {
-  if (bytes < 0) return "n/a";
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(0) << static_cast<double>(bytes) / (1 << 20);
-  return os.str();
-}
-
 std::string sci(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9e", v);
   return buf;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 // Parameters that take part in a matrix product per token (MFU's N): every parameter except the
@@ -283,14 +249,6 @@ int run_golden(const std::string& dir, const torch::Device& device, TrainConfig 
   return failures;
 }
 
-void write_json(const std::string& path, const json& j) {
-  if (path.empty()) return;
-  std::ofstream out(path);
-  if (!out) throw UsageError("--bench.json: cannot write '" + path + "'");
-  out << j.dump(2) << "\n";
-  if (!out) throw Error("--bench.json: writing '" + path + "' failed");
-}
-
 }  // namespace
 
 int cmd_bench_step(const Args& args) {
@@ -305,7 +263,7 @@ int cmd_bench_step(const Args& args) {
   loss::LossConfig loss_config;
   bind_loss(set, loss_config);
   std::string preset = "paper-4l", losses = "sft,dpo,gdpo", device_choice = "auto", json_path,
-              golden_dir;
+              golden_dir, zero_stages;
   TrainConfig train_config;  // the paper's lr and clipping; one micro-batch per step
   train_config.warmup_steps = 0;
   SyntheticBatchShape shape;
@@ -343,6 +301,12 @@ int cmd_bench_step(const Args& args) {
            "a tests/golden folder: recompute its losses and gradient norms with TrainStep on the "
            "device and compare them with golden.json (exit status 1 on a mismatch)")
       .add("tolerance", &tolerance, "--bench.golden: allowed |diff| / max(1, |expected|)")
+      .add("zero-stages", &zero_stages,
+           "comma-separated ZeRO stages (0,1,2,3): time the first of --bench.losses at each on "
+           "--dist.backend's ranks (mpiexec -n 2 ...) with the bytes each rank sends per step "
+           "(measured and predicted) and holds (parameters, gradients, optimizer state)")
+      .add("grad-accum", &train_config.grad_accum,
+           "micro-batches per step (they split --bench.pairs evenly)")
       .add("json", &json_path, "also write the results to this JSON file");
   if (!set.parse(args)) return kExitOk;
 
@@ -363,6 +327,20 @@ int cmd_bench_step(const Args& args) {
   if (warmup < 0) throw UsageError("--bench.warmup must be >= 0");
   if (!(peak_tflops > 0)) throw UsageError("--bench.peak-tflops must be > 0");
   if (!(tolerance > 0)) throw UsageError("--bench.tolerance must be > 0");
+  if (train_config.grad_accum < 1) throw UsageError("--bench.grad-accum must be >= 1");
+  if (shape.pairs % train_config.grad_accum != 0)
+    throw UsageError("--bench.grad-accum " + std::to_string(train_config.grad_accum) +
+                     " does not divide the " + std::to_string(shape.pairs) + " pairs of a step");
+  const bool zero_mode = set.given("bench.zero-stages");
+  std::vector<int> stages;
+  if (zero_mode) {
+    if (check) throw UsageError("--bench.zero-stages cannot be combined with --bench.check");
+    if (!golden_dir.empty())
+      throw UsageError("--bench.zero-stages cannot be combined with --bench.golden");
+    if (breakdown)
+      throw UsageError("--bench.zero-stages cannot be combined with --bench.breakdown");
+    stages = bench::parse_zero_stages(zero_stages);
+  }
   if (check) steps = 1, warmup = 0;
   std::vector<loss::LossConfig> configs;
   for (const auto& name : split_list(losses)) {
@@ -379,8 +357,13 @@ int cmd_bench_step(const Args& args) {
     configs.push_back(c);
   }
   if (configs.empty()) throw UsageError("--bench.losses is empty");
-  common.apply(1);
-  auto comm = std::make_shared<dist::SingleProcessCommunicator>();
+  // One process, except in ZeRO mode: --dist.backend's ranks.
+  std::shared_ptr<dist::Communicator> comm;
+  if (zero_mode)
+    comm = dist::make_communicator(common.backend);
+  else
+    comm = std::make_shared<dist::SingleProcessCommunicator>();
+  common.apply(comm->local_size());
   const dist::DeviceChoice chosen = dist::select_device(device_choice, *comm, "--bench.device");
   const torch::Device device = chosen.device;
 #ifdef GDPO_BENCH_DEVICE_MEMORY
@@ -418,12 +401,50 @@ int cmd_bench_step(const Args& args) {
   const int64_t tokens = batch.tokens();
   const double flops = step_flops(model_config, tokens, shape.seq_len());
 
+  std::ostringstream shape_text;
+  shape_text << shape.pairs << " pairs x 2 rows x " << shape.seq_len() << " tokens ("
+             << shape.prompt_tokens << " prompt + " << shape.response_tokens << " response, belief "
+             << shape.belief_tokens << ", K=" << shape.beliefs << ")";
+
+  if (zero_mode) {
+    bench::ZeroBenchInputs in;
+    in.stages = stages;
+    in.model = model_source;
+    in.parameters = parameters;
+    in.shape = shape_text.str();
+    in.train = train_config;
+    in.loss = configs.front();
+    in.batch = &batch;
+    in.reference = reference;
+    in.device = device;
+    in.device_description = chosen.description;
+    in.steps = steps;
+    in.warmup = warmup;
+    in.comm = comm;
+    report["mode"] = "zero";
+    report["preset"] = preset;
+    report["model"] = model_source.describe();
+    report["parameters"] = parameters;
+    report["loss"] = loss::loss_type_name(in.loss.type);
+    report["precision"] = precision_name(train_config.precision);
+    report["optimizer"] = optimizer_kind_name(train_config.optimizer.kind);
+    report["pairs"] = shape.pairs;
+    report["seq_len"] = shape.seq_len();
+    report["tokens_per_step"] = tokens;
+    report["grad_accum"] = train_config.grad_accum;
+    report["world_size"] = comm->world_size();
+    report["backend"] = comm->backend();
+    report["steps"] = steps;
+    report["warmup"] = warmup;
+    report["zero"] = bench::run_zero_stages(in);
+    if (comm->is_root()) write_json(json_path, report);
+    return kExitOk;
+  }
+
   const char* precision = precision_name(train_config.precision);
   std::cout << "bench step: model " << model_source.describe() << " (" << parameters
             << " parameters, " << model::dtype_name(model_source.dtype) << ", vocab " << vocab
-            << "), " << shape.pairs << " pairs x 2 rows x " << shape.seq_len() << " tokens ("
-            << shape.prompt_tokens << " prompt + " << shape.response_tokens << " response, belief "
-            << shape.belief_tokens << ", K=" << shape.beliefs << "), " << precision << ", "
+            << "), " << shape_text.str() << ", " << precision << ", "
             << optimizer_kind_name(train_config.optimizer.kind) << ", device "
             << chosen.description << ", " << torch::get_num_threads() << " LibTorch threads, "
             << warmup << " warm-up + " << steps << " timed steps per loss, OMP_WAIT_POLICY="
@@ -466,9 +487,9 @@ int cmd_bench_step(const Args& args) {
           row.check_grad_norm = result.metrics.at("grad_norm");
         }
       }
-      std::sort(times.begin(), times.end());
-      row.seconds = times.front();
-      row.median = times[times.size() / 2];
+      const auto summary = bench::summarize_times(times);
+      row.seconds = summary.best;
+      row.median = summary.median;
     }
     row.peak = proc_status_bytes("VmHWM");
     row.growth = row.peak >= 0 && rss_before >= 0 ? row.peak - rss_before : -1;
