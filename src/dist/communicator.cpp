@@ -227,12 +227,12 @@ void Communicator::check_root(const char* what, int root) const {
 
 void Communicator::barrier() { barrier_impl(); }
 
-int64_t Communicator::bytes_of(const torch::Tensor& tensor) {
+int64_t Communicator::payload_bytes(const torch::Tensor& tensor) {
   return tensor.defined() ? tensor.numel() * static_cast<int64_t>(tensor.element_size()) : 0;
 }
 
 void Communicator::count(int64_t& counter, const torch::Tensor& tensor) {
-  counter += bytes_of(tensor);
+  counter += payload_bytes(tensor);
   ++traffic_.calls;
 }
 
@@ -282,7 +282,7 @@ void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
 torch::Tensor Communicator::all_gather(const torch::Tensor& tensor) {
   check_agreement("all_gather", tensor, 0, nullptr);
   GDPO_CHECK(tensor.defined(), "all_gather: undefined tensor");
-  traffic_.all_gather += bytes_of(tensor) * world_size();
+  traffic_.all_gather += payload_bytes(tensor) * world_size();
   ++traffic_.calls;
   return all_gather_impl(tensor.contiguous());
 }

@@ -151,7 +151,7 @@ class Communicator {
   virtual void max_over_ranks(std::vector<int64_t>& values);
 
  private:
-  static int64_t bytes_of(const torch::Tensor& tensor);
+  static int64_t payload_bytes(const torch::Tensor& tensor);
   void count(int64_t& counter, const torch::Tensor& tensor);
   Traffic traffic_;
 

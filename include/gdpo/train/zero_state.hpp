@@ -22,7 +22,7 @@ namespace gdpo::train {
 // What lives on each rank, for a model of P parameter elements on W ranks (ψ = P x 4 bytes in
 // fp32; every buffer is padded to a multiple of W elements per unit):
 //
-//   stage | parameters            | gradients (between steps)   | optimizer state | per step
+//   stage | parameters            | gradients (after a step)    | optimizer state | per step
 //   ------+-----------------------+-----------------------------+-----------------+-----------
 //     0   | whole (ψ)             | whole (ψ)                   | whole           | all-reduce ψ
 //     1   | whole (ψ)             | whole (ψ)                   | ψ / W per slot  | all-reduce ψ + all-gather ψ
@@ -84,7 +84,8 @@ class ZeroState : public model::ParameterGather,
   torch::Tensor clip_gradient_shards(double max_norm);
   // The optimizer update of this rank's shards with learning rate `lr`, then (stages 1 and 2) the
   // updated shards all-gathered into the whole parameters; stage 3 frees the "rest" unit. The
-  // whole gradients (stage 1) and the gradient shards are cleared.
+  // step's gradients stay until the next begin_step(), as stage 0 keeps .grad: the whole ones at
+  // stage 1, the shards at stages 2 and 3.
   void step(double lr);
   // A step that will not be taken (non-finite loss): gradients cleared, stage 3's "rest" freed.
   void abandon_step();
