@@ -1,5 +1,6 @@
 #include "gdpo/io/hdf5_file.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -217,6 +218,12 @@ bool H5File::exists(const std::string& name) const {
   return true;
 }
 
+bool H5File::is_dataset(const std::string& name) const {
+  if (split_path(name).empty() || !exists(name)) return false;
+  H5Handle obj = open_object(name);
+  return H5Iget_type(obj.get()) == H5I_DATASET;
+}
+
 std::vector<std::string> H5File::list(const std::string& group) const {
   H5Handle g = open_object(group);
   GDPO_CHECK(H5Iget_type(g.get()) == H5I_GROUP,
@@ -236,13 +243,13 @@ H5Handle H5File::open_dataset(const std::string& name) const {
   return H5Handle(GDPO_H5(H5Dopen2(fid(), name.c_str(), H5P_DEFAULT), "open dataset", path_, name));
 }
 
-H5Handle H5File::create_dataset(const std::string& name, hid_t type, hid_t space) {
+H5Handle H5File::create_dataset(const std::string& name, hid_t type, hid_t space, hid_t dcpl) {
   GDPO_CHECK(!split_path(name).empty(), "an empty dataset name for HDF5 file '" << path_ << "'");
   if (exists(name)) GDPO_H5(H5Ldelete(fid(), name.c_str(), H5P_DEFAULT), "replace", path_, name);
   H5Handle lcpl(GDPO_H5(H5Pcreate(H5P_LINK_CREATE), "create a link list", path_, name));
   GDPO_H5(H5Pset_create_intermediate_group(lcpl.get(), 1), "set intermediate groups", path_, name);
   return H5Handle(
-      GDPO_H5(H5Dcreate2(fid(), name.c_str(), type, space, lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+      GDPO_H5(H5Dcreate2(fid(), name.c_str(), type, space, lcpl.get(), dcpl, H5P_DEFAULT),
               "create dataset", path_, name));
 }
 
@@ -285,9 +292,28 @@ TensorInfo info_of(hid_t ds, const std::string& path, const std::string& name) {
   return {dtype_of(type.get(), path, name), std::vector<int64_t>(dims.begin(), dims.end())};
 }
 
+int64_t numel_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// Throws when `ds` is a dataset of declare_tensor (contiguous, its storage never allocated):
+// reading it would yield whatever the buffer held.
+void check_holds_data(hid_t ds, const std::string& path, const std::string& name) {
+  H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+  GDPO_H5(H5Dget_space_status(ds, &status), "get the storage status of", path, name);
+  if (status != H5D_SPACE_STATUS_NOT_ALLOCATED) return;
+  H5Handle dcpl(GDPO_H5(H5Dget_create_plist(ds), "get the creation list of", path, name));
+  if (H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS)
+    GDPO_THROW(InputError, "HDF5 file '" << path << "': dataset '" << name
+                                         << "' holds no data (it only declares a dtype and shape)");
+}
+
 torch::Tensor read_data(hid_t ds, const TensorInfo& info, const std::string& path,
                         const std::string& name) {
   torch::Tensor t = torch::empty(info.shape, torch::TensorOptions().dtype(info.dtype));
+  if (t.numel() > 0) check_holds_data(ds, path, name);
   H5Handle type = type_of(info.dtype, path, name);
   if (t.numel() > 0)
     GDPO_H5(H5Dread(ds, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()), "read dataset",
@@ -314,6 +340,97 @@ torch::Tensor H5File::read_tensor(const std::string& name, torch::ScalarType dty
                                          << describe(info.dtype, info.shape) << ", expected "
                                          << describe(dtype, shape));
   return read_data(ds.get(), info, path_, name);
+}
+
+namespace {
+// Selects in `space` (of dims `shape`, rank >= 1) the elements [begin, end) of the row-major
+// flattening, begin < end: a partial head row, whole rows, a partial tail row, recursively.
+void select_flat_range(hid_t space, const std::vector<int64_t>& shape, int64_t begin, int64_t end,
+                       const std::string& path, const std::string& name) {
+  const size_t rank = shape.size();
+  std::vector<int64_t> prefix;  // fixed indices of the dimensions before the current one
+  bool first = true;
+  auto box = [&](size_t dim, int64_t from, int64_t to) {  // prefix, [from, to) in dim, all after
+    std::vector<hsize_t> start(rank, 0), count(rank, 1);
+    for (size_t d = 0; d < dim; ++d) start[d] = static_cast<hsize_t>(prefix[d]);
+    start[dim] = static_cast<hsize_t>(from);
+    count[dim] = static_cast<hsize_t>(to - from);
+    for (size_t d = dim + 1; d < rank; ++d) count[d] = static_cast<hsize_t>(shape[d]);
+    GDPO_H5(H5Sselect_hyperslab(space, first ? H5S_SELECT_SET : H5S_SELECT_OR, start.data(),
+                                nullptr, count.data(), nullptr),
+            "select a range of", path, name);
+    first = false;
+  };
+  // [b, e) relative to the block that `prefix` fixes (dimensions before `dim`).
+  std::function<void(size_t, int64_t, int64_t)> go = [&](size_t dim, int64_t b, int64_t e) {
+    int64_t inner = 1;
+    for (size_t d = dim + 1; d < rank; ++d) inner *= shape[d];
+    if (b % inner != 0) {  // a partial first row: recurse into it
+      const int64_t row = b / inner, row_end = std::min(e, (row + 1) * inner);
+      prefix.push_back(row);
+      go(dim + 1, b - row * inner, row_end - row * inner);
+      prefix.pop_back();
+      b = row_end;
+      if (b >= e) return;
+    }
+    const int64_t r0 = b / inner, r1 = e / inner;
+    if (r1 > r0) box(dim, r0, r1);
+    if (e % inner != 0) {  // a partial last row
+      prefix.push_back(r1);
+      go(dim + 1, 0, e - r1 * inner);
+      prefix.pop_back();
+    }
+  };
+  go(0, begin, end);
+}
+}  // namespace
+
+torch::Tensor H5File::read_tensor_range(const std::string& name, int64_t begin,
+                                        int64_t count) const {
+  H5Handle ds = open_dataset(name);
+  TensorInfo info = info_of(ds.get(), path_, name);
+  const int64_t numel = numel_of(info.shape);
+  if (begin < 0 || count < 0 || begin > numel || count > numel - begin)
+    GDPO_THROW(InputError, "HDF5 file '"
+                               << path_ << "': elements [" << begin << ", " << begin + count
+                               << ") of dataset '" << name << "' are out of range (it has " << numel
+                               << " elements, shape " << c10::IntArrayRef(info.shape) << ")");
+  torch::Tensor t = torch::empty({count}, torch::TensorOptions().dtype(info.dtype));
+  if (count == 0) return t;
+  check_holds_data(ds.get(), path_, name);
+  H5Handle type = type_of(info.dtype, path_, name);
+  if (info.shape.empty()) {  // a 0-d dataset: its one element
+    GDPO_H5(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()),
+            "read dataset", path_, name);
+    return t;
+  }
+  H5Handle file_space(GDPO_H5(H5Dget_space(ds.get()), "get the shape of", path_, name));
+  select_flat_range(file_space.get(), info.shape, begin, begin + count, path_, name);
+  const hsize_t n = static_cast<hsize_t>(count);
+  H5Handle mem_space(
+      GDPO_H5(H5Screate_simple(1, &n, nullptr), "create a dataspace for", path_, name));
+  GDPO_H5(
+      H5Dread(ds.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, t.data_ptr()),
+      "read a range of", path_, name);
+  return t;
+}
+
+void H5File::declare_tensor(const std::string& name, torch::ScalarType dtype,
+                            torch::IntArrayRef shape) {
+  for (int64_t d : shape)
+    GDPO_CHECK(d >= 0, "a negative dimension in shape " << shape << " of '" << name
+                                                        << "' for HDF5 file '" << path_ << "'");
+  H5Handle type = type_of(dtype, path_, name);
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  H5Handle space(
+      GDPO_H5(shape.empty() ? H5Screate(H5S_SCALAR)
+                            : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+              "create a dataspace for", path_, name));
+  H5Handle dcpl(GDPO_H5(H5Pcreate(H5P_DATASET_CREATE), "create a dataset list", path_, name));
+  GDPO_H5(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "set the layout of", path_, name);
+  GDPO_H5(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_LATE), "set the allocation of", path_, name);
+  GDPO_H5(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "set the fill time of", path_, name);
+  create_dataset(name, type.get(), space.get(), dcpl.get());
 }
 
 void H5File::write_string(const std::string& name, const std::string& text) {
@@ -397,17 +514,30 @@ std::string H5File::read_bytes(const std::string& name) const {
 // ---------------------------------------------------------------------------------------------------
 // Attributes.
 
+// `space`: the attribute's dataspace (default: scalar); `value` null writes nothing (a null space).
 void H5File::write_attr(const std::string& object, const std::string& key, hid_t type,
-                        const void* value) {
+                        const void* value, hid_t space) {
   H5Handle obj = open_object(object);
   std::string what = object + "@" + key;
   if (GDPO_H5(H5Aexists(obj.get(), key.c_str()), "look up attribute", path_, what) > 0)
     GDPO_H5(H5Adelete(obj.get(), key.c_str()), "replace attribute", path_, what);
-  H5Handle space(GDPO_H5(H5Screate(H5S_SCALAR), "create a dataspace for", path_, what));
-  H5Handle attr(
-      GDPO_H5(H5Acreate2(obj.get(), key.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-              "create attribute", path_, what));
-  GDPO_H5(H5Awrite(attr.get(), type, value), "write attribute", path_, what);
+  H5Handle scalar;
+  if (space < 0) {
+    scalar = H5Handle(GDPO_H5(H5Screate(H5S_SCALAR), "create a dataspace for", path_, what));
+    space = scalar.get();
+  }
+  H5Handle attr(GDPO_H5(H5Acreate2(obj.get(), key.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                        "create attribute", path_, what));
+  if (value) GDPO_H5(H5Awrite(attr.get(), type, value), "write attribute", path_, what);
+}
+
+void H5File::set_attr(const std::string& object, const std::string& key,
+                      const std::vector<int64_t>& values) {
+  const std::string what = object + "@" + key;
+  const hsize_t n = values.size();
+  H5Handle space(GDPO_H5(n == 0 ? H5Screate(H5S_NULL) : H5Screate_simple(1, &n, nullptr),
+                         "create a dataspace for", path_, what));
+  write_attr(object, key, H5T_NATIVE_INT64, n == 0 ? nullptr : values.data(), space.get());
 }
 
 void H5File::set_attr(const std::string& object, const std::string& key, const std::string& value) {
@@ -481,6 +611,26 @@ int64_t H5File::int_attr(const std::string& object, const std::string& key) cons
     value = static_cast<int64_t>(real);
   }
   return value;
+}
+
+std::vector<int64_t> H5File::int_array_attr(const std::string& object,
+                                            const std::string& key) const {
+  H5Handle attr = open_attr(object, key);
+  const std::string what = object + "@" + key;
+  H5Handle space(GDPO_H5(H5Aget_space(attr.get()), "get the shape of", path_, what));
+  const H5S_class_t cls = H5Sget_simple_extent_type(space.get());
+  if (cls == H5S_NULL) return {};
+  H5Handle type(GDPO_H5(H5Aget_type(attr.get()), "get the type of", path_, what));
+  if (H5Tget_class(type.get()) != H5T_INTEGER ||
+      (cls == H5S_SIMPLE && H5Sget_simple_extent_ndims(space.get()) != 1))
+    GDPO_THROW(InputError, "HDF5 file '" << path_ << "': attribute '" << key << "' of '" << object
+                                         << "' is not a 1-D integer array");
+  const hssize_t n =
+      GDPO_H5(H5Sget_simple_extent_npoints(space.get()), "get the size of", path_, what);
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  if (n > 0)
+    GDPO_H5(H5Aread(attr.get(), H5T_NATIVE_INT64, out.data()), "read attribute", path_, what);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -16,18 +16,18 @@
 #include "gdpo/core/version.hpp"
 #include "gdpo/io/atomic_file.hpp"
 #include "gdpo/io/hdf5_file.hpp"
+#include "gdpo/train/checkpoint_shards.hpp"
+#include "checkpoint_format.hpp"
 
 namespace gdpo::train {
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace detail {
 
-const char* kFormat = "gdpo-checkpoint";
-
-void write_state(io::H5File& f, const CheckpointContent& c) {
+void write_checkpoint_state(io::H5File& f, const CheckpointContent& c) {
   const auto& s = c.state;
-  f.set_attr("/", "format", kFormat);
+  f.set_attr("/", "format", kCheckpointFormat);
   f.set_attr("/", "format_version", kCheckpointFormatVersion);
   f.set_attr("/", "gdpo_version", version());
   f.set_attr("/", "step", s.step);
@@ -48,10 +48,11 @@ void write_state(io::H5File& f, const CheckpointContent& c) {
   f.write_string("model_config_json", c.model_config_json);
 }
 
-CheckpointContent read_state(const io::H5File& f) {
+CheckpointContent read_checkpoint_state(const io::H5File& f) {
   const std::string& path = f.path();
-  if (!f.has_attr("/", "format") || f.string_attr("/", "format") != kFormat)
-    throw InputError("'" + path + "' is not a gdpo checkpoint (no format = " + kFormat + ")");
+  if (!f.has_attr("/", "format") || f.string_attr("/", "format") != kCheckpointFormat)
+    throw InputError("'" + path + "' is not a gdpo checkpoint (no format = " + kCheckpointFormat +
+                     ")");
   const int64_t v = f.int_attr("/", "format_version");
   if (v > kCheckpointFormatVersion)
     throw InputError("'" + path + "' has checkpoint format " + std::to_string(v) +
@@ -99,7 +100,7 @@ void restore_rng_state(const std::string& bytes) {
   gen.set_state(state);
 }
 
-}  // namespace
+}  // namespace detail
 
 void save_checkpoint(const std::string& path, const model::CausalLM& policy,
                      const Optimizer& optimizer, const CheckpointContent& content) {
@@ -110,25 +111,23 @@ void save_checkpoint(const std::string& path, const model::CausalLM& policy,
     f.set_attr("/", "optimizer", optimizer.kind());
     for (const auto& [name, tensor] : optimizer.state())
       f.write_tensor("optimizer/" + name, tensor);
-    f.write_bytes("rng/torch_cpu", rng_state_bytes());
-    write_state(f, content);
+    f.write_bytes("rng/torch_cpu", detail::rng_state_bytes());
+    f.set_attr("/", "layout", "single");
+    detail::write_checkpoint_state(f, content);
   });
 }
 
 namespace {
 
-// The tensors `prefix`/<name> of `f` for every name of `current`, each checked against the current
-// tensor's dtype and shape (InputError naming the file and the tensor otherwise).
+// The tensors `prefix`/<name> of checkpoint `t` for every name of `current`, each in the current
+// tensor's dtype and checked against its shape (InputError naming the file and the tensor
+// otherwise).
 std::vector<std::pair<std::string, torch::Tensor>> read_like(
-    const io::H5File& f, const std::string& prefix,
+    const CheckpointTensors& t, const std::string& prefix,
     const std::vector<std::pair<std::string, torch::Tensor>>& current) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& [name, tensor] : current) {
-    const std::string key = prefix + "/" + name;
-    if (!f.exists(key))
-      throw InputError("checkpoint '" + f.path() + "' has no tensor '" + key + "'");
-    out.emplace_back(name, f.read_tensor(key, tensor.scalar_type(), tensor.sizes()));
-  }
+  for (const auto& [name, tensor] : current)
+    out.emplace_back(name, t.read(prefix + "/" + name, tensor.scalar_type(), tensor.sizes()));
   return out;
 }
 
@@ -136,22 +135,25 @@ std::vector<std::pair<std::string, torch::Tensor>> read_like(
 
 CheckpointContent load_checkpoint(const std::string& path, model::CausalLM* policy,
                                   Optimizer* optimizer) {
-  auto f = io::H5File::open_read(path);
-  CheckpointContent content = read_state(f);
-  if (policy) policy->load_hf_state_dict(read_like(f, "policy", policy->hf_state_dict()));
+  CheckpointTensors t(path);
+  CheckpointContent content = detail::read_checkpoint_state(t.file());
+  if (policy) policy->load_hf_state_dict(read_like(t, "policy", policy->hf_state_dict()));
   if (optimizer) {
-    const std::string kind = f.string_attr("/", "optimizer");
+    const std::string kind = t.optimizer_kind();
     if (kind != optimizer->kind())
       throw InputError("checkpoint '" + path + "' holds " + kind + " state but the run uses " +
                        optimizer->kind() + " (--train.optimizer)");
-    optimizer->load_state(read_like(f, "optimizer", optimizer->state()));
+    optimizer->load_state(read_like(t, "optimizer", optimizer->state()));
   }
-  restore_rng_state(f.read_bytes("rng/torch_cpu"));
+  detail::restore_rng_state(t.file().read_bytes("rng/torch_cpu"));
   return content;
 }
 
 CheckpointContent read_checkpoint_info(const std::string& path) {
-  return read_state(io::H5File::open_read(path));
+  const auto f = io::H5File::open_read(path);
+  CheckpointContent content = detail::read_checkpoint_state(f);
+  if (detail::is_sharded(f)) detail::check_shards_present(f);
+  return content;
 }
 
 CheckpointDirectory::CheckpointDirectory(std::string run_dir)
@@ -162,6 +164,31 @@ std::string CheckpointDirectory::path_for_step(int64_t step) const {
   std::snprintf(name, sizeof name, "step-%08lld.h5", static_cast<long long>(step));
   return (fs::path(dir_) / name).string();
 }
+
+namespace {
+
+// "step-00000042.shards" folders of `dir`.
+std::vector<fs::path> shard_folders(const std::string& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  static const std::regex pattern("step-[0-9]{8,}\\.shards");
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory() && std::regex_match(e.path().filename().string(), pattern))
+      out.push_back(e.path());
+  return out;
+}
+
+// A checkpoint and its shards: the manifest first, so that a kill in between leaves a .shards
+// folder without manifest (ignored, removed by the next pruning) rather than a manifest without
+// shards.
+void remove_checkpoint(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+  fs::remove_all(shards_directory(path), ec);
+}
+
+}  // namespace
 
 std::vector<std::string> CheckpointDirectory::list() const {
   std::vector<std::string> out;
@@ -218,19 +245,44 @@ std::string CheckpointDirectory::save(const model::CausalLM& policy, const Optim
   fs::create_directories(dir_);
   const std::string path = path_for_step(content.state.step);
   save_checkpoint(path, policy, optimizer, content);
+  std::error_code ec;
+  fs::remove_all(shards_directory(path), ec);  // shards of an earlier sharded save of this step
+  finish_save(path, is_best, keep_last);
+  return path;
+}
+
+std::string CheckpointDirectory::commit_sharded(int world, const std::string& optimizer_kind,
+                                                int64_t optimizer_step,
+                                                const CheckpointContent& content, bool is_best,
+                                                int64_t keep_last) {
+  const std::string path = path_for_step(content.state.step);
+  save_sharded_manifest(path, world, optimizer_kind, optimizer_step, content);
+  finish_save(path, is_best, keep_last);
+  return path;
+}
+
+void CheckpointDirectory::finish_save(const std::string& path, bool is_best, int64_t keep_last) {
   const std::string file = fs::path(path).filename().string() + "\n";
   io::write_file_atomic((fs::path(run_dir_) / "latest").string(), file);
   if (is_best) mark_best(path);
+  prune(keep_last);
+}
 
+void CheckpointDirectory::prune(int64_t keep_last) {
   const auto best = find_best();
   auto all = list();
   const int64_t excess = static_cast<int64_t>(all.size()) - keep_last;
   for (int64_t i = 0; i < excess; ++i) {
     if (best && fs::equivalent(all[i], *best)) continue;
-    std::error_code ec;
-    fs::remove(all[i], ec);
+    remove_checkpoint(all[i]);
   }
-  return path;
+  // Shards of attempts killed before their manifest (no rank writes shards while this runs).
+  for (const auto& folder : shard_folders(dir_)) {
+    fs::path manifest = folder;
+    manifest.replace_extension(".h5");
+    std::error_code ec;
+    if (!fs::exists(manifest, ec)) fs::remove_all(folder, ec);
+  }
 }
 
 }  // namespace gdpo::train

@@ -60,6 +60,16 @@ class H5File {
                             torch::IntArrayRef shape) const;
   // dtype and shape of dataset `name` without reading its data.
   TensorInfo tensor_info(const std::string& name) const;
+  // Elements [begin, begin + count) of dataset `name` flattened in row-major order, as a 1-D CPU
+  // tensor of the stored dtype. Only those elements are read (a union of at most 2 * rank - 1
+  // hyperslabs). InputError naming the file and the dataset when the range is out of bounds.
+  torch::Tensor read_tensor_range(const std::string& name, int64_t begin, int64_t count) const;
+  // Creates dataset `name` with this dtype and shape but stores no data (no space is allocated):
+  // tensor_info() describes it, h5ls lists it, reading it is an InputError ("holds no data"). For
+  // indexes whose data lies elsewhere (a sharded checkpoint's manifest).
+  void declare_tensor(const std::string& name, torch::ScalarType dtype, torch::IntArrayRef shape);
+  // Whether `name` exists and is a dataset (not a group).
+  bool is_dataset(const std::string& name) const;
 
   // A text (JSON, INI, ...; no NUL bytes) as a scalar variable-length UTF-8 string dataset.
   void write_string(const std::string& name, const std::string& text);
@@ -90,12 +100,18 @@ class H5File {
   void set_attr(const std::string& object, const std::string& key, T value) {
     set_attr(object, key, static_cast<int64_t>(value));
   }
+  // A 1-D int64 attribute (h5py: a numpy int64 array); an empty vector is stored with a null
+  // dataspace.
+  void set_attr(const std::string& object, const std::string& key,
+                const std::vector<int64_t>& values);
   bool has_attr(const std::string& object, const std::string& key) const;
   // Attribute values; InputError naming the file, object and key when the attribute is missing.
   // Numeric attributes convert (an int64 attribute reads as a double and vice versa).
   std::string string_attr(const std::string& object, const std::string& key) const;
   double double_attr(const std::string& object, const std::string& key) const;
   int64_t int_attr(const std::string& object, const std::string& key) const;
+  // An integer array attribute (a scalar one reads as one value, a null one as none).
+  std::vector<int64_t> int_array_attr(const std::string& object, const std::string& key) const;
 
  private:
   H5File(std::string path, H5Handle file) : path_(std::move(path)), file_(std::move(file)) {}
@@ -103,9 +119,11 @@ class H5File {
   hid_t fid() const;
   H5Handle open_dataset(const std::string& name) const;
   H5Handle open_object(const std::string& name) const;
-  H5Handle create_dataset(const std::string& name, hid_t type, hid_t space);
+  H5Handle create_dataset(const std::string& name, hid_t type, hid_t space,
+                          hid_t dcpl = H5P_DEFAULT);
   H5Handle open_attr(const std::string& object, const std::string& key) const;
-  void write_attr(const std::string& object, const std::string& key, hid_t type, const void* value);
+  void write_attr(const std::string& object, const std::string& key, hid_t type, const void* value,
+                  hid_t space = H5I_INVALID_HID);
 
   std::string path_;
   H5Handle file_;
