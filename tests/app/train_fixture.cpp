@@ -10,6 +10,7 @@
 #include "gdpo/data/record.hpp"
 #include "gdpo/data/synthetic.hpp"
 #include "gdpo/io/hdf5_file.hpp"
+#include "gdpo/train/checkpoint_shards.hpp"
 
 namespace gdpo::test {
 
@@ -51,19 +52,12 @@ std::string train_args(const std::string& data, const std::string& run_dir,
 
 std::map<std::string, torch::Tensor> read_group(const std::string& checkpoint,
                                                 const std::string& group) {
-  auto f = io::H5File::open_read(checkpoint);
+  // Through the checkpoint reader: a single file and a manifest with per-rank shards alike.
+  const train::CheckpointTensors tensors(checkpoint);
   std::map<std::string, torch::Tensor> out;
-  std::function<void(const std::string&)> walk = [&](const std::string& g) {
-    for (const auto& child : f.list(g)) {
-      const std::string name = g + "/" + child;
-      try {
-        out[name] = f.read_tensor(name);
-      } catch (const std::exception&) {
-        walk(name);  // a group
-      }
-    }
-  };
-  walk(group);
+  for (const auto& name : tensors.names())
+    if (name.rfind(group + "/", 0) == 0)
+      out[name] = tensors.read(name, tensors.dtype(name), tensors.shape(name));
   return out;
 }
 

@@ -32,18 +32,18 @@ std::vector<torch::Tensor> whole_weights(RankStep& f, TrainStep& step) {
   return f.weights();
 }
 
-struct Run {
+struct StageRun {
   std::vector<torch::Tensor> weights;
   std::vector<double> grad_norms;
   ZeroState::Memory memory;
 };
 
-Run train_steps(int stage, int64_t accum, int steps, double max_grad_norm = 10.0) {
+StageRun train_steps(int stage, int64_t accum, int steps, double max_grad_norm = 10.0) {
   RankStep f(accum);
   f.train.zero_stage = stage;
   f.train.max_grad_norm = max_grad_norm;
   TrainStep step(*f.policy, f.train, f.loss, world());
-  Run run;
+  StageRun run;
   for (int s = 0; s < steps; ++s)
     run.grad_norms.push_back(step.run(f.batch, s, f.source()).metrics.at("grad_norm"));
   run.memory = step.memory();
@@ -65,10 +65,10 @@ TEST(ZeroOnTwoRanks, EveryStageTakesTheSameFiveGdpoSteps) {
   for (int64_t accum : {1, 2}) {
     for (double clip : {10.0, 1e-3}) {
       SCOPED_TRACE("accum " + std::to_string(accum) + ", clip " + std::to_string(clip));
-      const Run base = train_steps(0, accum, 5, clip);
+      const StageRun base = train_steps(0, accum, 5, clip);
       for (int stage : {1, 2, 3}) {
         SCOPED_TRACE("stage " + std::to_string(stage));
-        const Run run = train_steps(stage, accum, 5, clip);
+        const StageRun run = train_steps(stage, accum, 5, clip);
         ASSERT_EQ(run.grad_norms.size(), 5u);
         for (size_t s = 0; s < 5; ++s)
           EXPECT_NEAR(run.grad_norms[s], base.grad_norms[s], 1e-12 * base.grad_norms[s]) << s;
@@ -86,7 +86,7 @@ TEST(ZeroOnTwoRanks, EveryStageTakesTheSameFiveGdpoSteps) {
 }
 
 TEST(ZeroOnTwoRanks, AStageThreeRankHoldsAboutHalfTheBytes) {
-  const Run zero0 = train_steps(0, 1, 1), zero1 = train_steps(1, 1, 1),
+  const StageRun zero0 = train_steps(0, 1, 1), zero1 = train_steps(1, 1, 1),
             zero2 = train_steps(2, 1, 1), zero3 = train_steps(3, 1, 1);
   // Stage 0: parameters, their gradients and RMSprop's square averages, whole (4 bytes each).
   EXPECT_EQ(zero0.memory.parameters, zero0.memory.gradients);
