@@ -369,6 +369,10 @@ struct CheckpointedBlockState : torch::CustomClassHolder {
   AutocastState autocast;
   ParameterGather* gather = nullptr;  // ZeRO stage 3: parameters fetched around each use
   int64_t layer = -1;
+  // The tensors given to apply() after x: `params`, or with a gatherer none (or a placeholder
+  // when x needs no gradient). A gathered block's parameters must not be autograd inputs: their
+  // gradient accumulators would record the released (empty) shape.
+  std::vector<torch::Tensor> inputs;
 };
 
 // gather->acquire(layer) for a scope, release() at its end (none without a gatherer).
@@ -412,7 +416,8 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
     auto state = c10::static_intrusive_pointer_cast<CheckpointedBlockState>(
         ctx->saved_data["state"].toCapsule());
     const size_t n = state->params.size();
-    torch::autograd::variable_list grads(n + 2);  // x, params..., state
+    // x, the inputs after it, state; with a gatherer the parameters' gradients go to it.
+    torch::autograd::variable_list grads(state->inputs.size() + 2);
     if (grad_outputs.empty() || !grad_outputs[0].defined()) return grads;
     const torch::Tensor x = ctx->get_saved_variables()[0];
     const bool x_grad = ctx->needs_input_grad(0);
@@ -435,7 +440,7 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
         slots.push_back(0);
       }
       for (size_t i = 0; i < n; ++i)
-        if ((gather || ctx->needs_input_grad(i + 1)) && state->params[i].requires_grad()) {
+        if ((gather ? true : ctx->needs_input_grad(i + 1)) && state->params[i].requires_grad()) {
           wrt.push_back(state->params[i]);
           slots.push_back(i + 1);
         }
@@ -476,7 +481,11 @@ torch::Tensor checkpoint_block(std::function<torch::Tensor(const torch::Tensor&)
   state->params = params;
   state->gather = gather;
   state->layer = layer;
-  return CheckpointedBlock::apply(x, torch::TensorList(state->params), state);
+  if (!gather)
+    state->inputs = params;
+  else if (!x.requires_grad())
+    state->inputs = {torch::zeros({}).requires_grad_(true)};  // keeps the node in the graph
+  return CheckpointedBlock::apply(x, torch::TensorList(state->inputs), state);
 }
 
 std::pair<torch::Tensor, torch::Tensor> rotary_tables(const torch::Tensor& positions,
