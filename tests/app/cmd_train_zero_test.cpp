@@ -1,7 +1,7 @@
 // `gdpo train --dist.zero-stage` end to end on the tiny GPT-2: stage 3 on two MPI ranks trains as
 // stage 0 does, writes a checkpoint per rank plus a manifest, resumes on one rank at stage 0 (a
-// new layout) and continues as the two-rank run does; a missing shard stops the resume with an
-// error naming it.
+// new layout) and continues as the two-rank run does; a missing shard is an error naming it (and
+// --train.resume auto passes over that checkpoint with a warning naming it).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -66,9 +66,19 @@ TEST_F(TrainZero, AMissingShardIsAnErrorNamingIt) {
                      "rank-00001-of-00002.h5";
   ASSERT_TRUE(fs::exists(shard));
   fs::remove(shard);
-  r = run_gdpo(train_args(data(), zero2, "--train.max-steps 3"));
-  EXPECT_NE(r.exit_code, 0) << r.output;
+  // Asked for by name: an input error (exit 3) naming the shard.
+  r = run_gdpo(train_args(data(), zero2,
+                          "--train.max-steps 3 --train.resume " + step_file(zero2, 2)));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("shard 'rank-00001-of-00002.h5' is missing"), std::string::npos)
+      << r.output;
+  // --train.resume auto treats it as any unreadable checkpoint: a warning naming the shard, and
+  // the newest complete one (step 0's evaluation checkpoint) instead.
+  r = run_gdpo(train_args(data(), zero2, "--train.max-steps 3 --log.level info"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("skipping unreadable checkpoint"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rank-00001-of-00002.h5"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("step-00000000.h5 at step 0"), std::string::npos) << r.output;
 }
 
 TEST_F(TrainZero, AnUnknownStageIsAUsageError) {
