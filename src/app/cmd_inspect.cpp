@@ -16,6 +16,7 @@
 #include "gdpo/io/safetensors.hpp"
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/model/model_factory.hpp"
+#include "gdpo/train/checkpoint.hpp"
 #include "gdpo/train/run_summary.hpp"
 #include "pipeline_status.hpp"
 
@@ -108,6 +109,17 @@ void print_tensors(const gdpo::io::SafetensorsCheckpoint& ck, std::ostream& out)
   }
 }
 
+// --inspect.export of a checkpoint, single file or per-rank shards (whatever ZeRO layout wrote
+// it): the policy's weights as a Hugging Face folder.
+void export_checkpoint(const InspectOptions& o) {
+  const auto content = gdpo::train::read_checkpoint_info(o.path);
+  auto model = gdpo::model::build_model(
+      gdpo::model::config_from_hf_json(content.model_config_json, o.path), /*seed=*/0);
+  gdpo::train::load_checkpoint(o.path, model.get(), nullptr);
+  gdpo::model::save_hf_model(*model, o.export_dir, o.tokenizer);
+  std::cout << "exported:      " << o.export_dir << "\n";
+}
+
 // Runs the model on --inspect.inputs and writes --inspect.logits; exports with --inspect.export.
 void use_model(const CausalLMPtr& model, const InspectOptions& o, std::ostream& out) {
   model->eval();
@@ -185,7 +197,7 @@ int cmd_inspect(const Args& args) {
            "pipeline directory (jobs/*.sh), config name")
       .add("inputs", &o.inputs, "safetensors file with input_ids [batch, seq] (+ attention_mask)")
       .add("logits", &o.logits, "write the model's float32 logits on --inspect.inputs here")
-      .add("export", &o.export_dir, "write the model as a Hugging Face folder here")
+      .add("export", &o.export_dir, "write the model (or a checkpoint's policy) as a Hugging Face folder here")
       .add("tokenizer", &o.tokenizer, "tokenizer folder/file copied into --inspect.export")
       .add("seed", &o.seed, "random init seed when inspecting a config")
       .parsed<torch::ScalarType>("dtype", &o.dtype, gdpo::model::parse_dtype,
@@ -223,6 +235,7 @@ int cmd_inspect(const Args& args) {
     if (!gdpo::train::is_checkpoint_file(o.path))
       throw gdpo::InputError("'" + o.path + "' is not a gdpo checkpoint");
     gdpo::train::describe_checkpoint(o.path, std::cout);
+    if (!o.export_dir.empty()) export_checkpoint(o);
     return gdpo::kExitOk;
   }
   if (fs::is_directory(o.path)) {

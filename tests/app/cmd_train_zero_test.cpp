@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "app/train_fixture.hpp"
+#include "gdpo/io/safetensors.hpp"
 #include "support/test_support.hpp"
 
 namespace gdpo::test {
@@ -56,6 +57,38 @@ TEST_F(TrainZero, StageThreeOnTwoRanksResumesOnOneRankAtStageZero) {
                          read_group(step_file(zero3, 4), "policy")),
             1e-5);
   EXPECT_TRUE(fs::exists(fs::path(zero3) / "model" / "model.safetensors"));
+}
+
+// `gdpo inspect CHECKPOINT --inspect.export DIR` writes a sharded checkpoint's policy as a Hugging
+// Face folder: every tensor as the checkpoint holds it.
+TEST_F(TrainZero, AShardedCheckpointExportsToSafetensors) {
+  const std::string zero3 = run("zero3-export"), out = run("exported");
+  auto r = run_gdpo_mpi2(train_args(data(), zero3, "--train.max-steps 1 --dist.zero-stage 3"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_gdpo("inspect " + step_file(zero3, 1) + " --inspect.export " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(fs::path(out) / "config.json"));
+  const auto policy = read_group(step_file(zero3, 1), "policy");
+  io::SafetensorsFile exported((fs::path(out) / "model.safetensors").string());
+  EXPECT_EQ(exported.entries().size(), policy.size());
+  for (const auto& [name, tensor] : policy) {
+    const std::string hf = name.substr(std::string("policy/").size());
+    ASSERT_TRUE(exported.contains(hf)) << hf;
+    EXPECT_TRUE(torch::equal(exported.tensor(hf), tensor)) << hf;
+  }
+}
+
+// An online reference model is sharded at stage 3 too: the same steps as stage 0's.
+TEST_F(TrainZero, StageThreeShardsAnOnlineReference) {
+  const std::string common = "--train.max-steps 2 --train.reference online --train.lr 1e-4 ";
+  const std::string zero0 = run("online0"), zero3 = run("online3");
+  auto r = run_gdpo_mpi2(train_args(data(), zero0, common));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_gdpo_mpi2(train_args(data(), zero3, common + "--dist.zero-stage 3"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(max_abs_diff(read_group(step_file(zero0, 2), "policy"),
+                         read_group(step_file(zero3, 2), "policy")),
+            1e-9);
 }
 
 TEST_F(TrainZero, AMissingShardIsAnErrorNamingIt) {
