@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "gdpo/core/error.hpp"
+#include "dist/communicator_fixture.hpp"
 
 namespace gdpo::dist {
 namespace {
@@ -93,14 +94,7 @@ torch::Tensor mpi_all_reduce(const torch::Tensor& t, ReduceOp op) {
   return host;
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test::message_of;
 
 TEST(NcclCommunicator, Basics) {
   REQUIRE_NCCL();

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "gdpo/core/log.hpp"
+#include "dist/communicator_fixture.hpp"
 
 namespace gdpo::dist {
 namespace {
@@ -27,14 +28,7 @@ torch::Tensor values(std::vector<double> v, torch::ScalarType dtype) {
   return torch::tensor(v, torch::kFloat64).to(dtype);
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test::message_of;
 
 TEST(MpiCommunicator, TwoRanksOnOneNode) {
   EXPECT_EQ(world().world_size(), 2);
@@ -200,18 +194,7 @@ torch::Tensor ramp(int64_t n, torch::ScalarType dtype, double offset = 0) {
   return (torch::arange(n, torch::kFloat64) + offset + 10 * world().rank()).to(dtype);
 }
 
-// Runs reduce_scatter and all_gather_into through the base class's default implementations
-// (all_reduce_impl / all_gather_impl, then copies), as a backend without its own gets them.
-class DefaultShardingOverMpi : public MpiCommunicator {
- protected:
-  void reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output,
-                           ReduceOp op) override {
-    Communicator::reduce_scatter_impl(input, output, op);
-  }
-  void all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) override {
-    Communicator::all_gather_into_impl(input, output);
-  }
-};
+using DefaultShardingOverMpi = test::WithDefaultSharding<MpiCommunicator>;
 
 // Rank 0 inputs [0, 1, 2, 3], rank 1 [10, 11, 12, 13]; rank 0 reduces elements 0-1, rank 1 2-3.
 void expect_reduce_scatter_hand_values(Communicator& comm) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gdpo/core/error.hpp"
+#include "dist/communicator_fixture.hpp"
 
 namespace gdpo::dist {
 namespace {
@@ -57,17 +58,7 @@ TEST(SingleProcessCommunicator, ChecksArguments) {
   EXPECT_THROW(comm.all_gather(undefined), Error);
 }
 
-// The one-rank communicator with the base class's reduce_scatter_impl / all_gather_into_impl.
-class DefaultSharding : public SingleProcessCommunicator {
- protected:
-  void reduce_scatter_impl(const torch::Tensor& input, torch::Tensor& output,
-                           ReduceOp op) override {
-    Communicator::reduce_scatter_impl(input, output, op);
-  }
-  void all_gather_into_impl(const torch::Tensor& input, torch::Tensor& output) override {
-    Communicator::all_gather_into_impl(input, output);
-  }
-};
+using DefaultSharding = test::WithDefaultSharding<SingleProcessCommunicator>;
 
 // One rank: reduce_scatter and all_gather_into copy (Mean too), and in place gathering is a no-op.
 void expect_sharding_copies(Communicator& comm) {
@@ -104,14 +95,7 @@ TEST(SingleProcessCommunicator, DefaultReduceScatterAndAllGatherIntoCopy) {
   expect_sharding_copies(comm);
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test::message_of;
 
 TEST(SingleProcessCommunicator, ShardingCollectivesCheckTheirArguments) {
   SingleProcessCommunicator comm;
