@@ -79,12 +79,26 @@ std::string flat_problem(const std::string& name, const torch::Tensor& t) {
   return std::string();
 }
 
+std::string shapes_of(const torch::Tensor& input, const torch::Tensor& output) {
+  return "input " + describe(input) + ", output " + describe(output);
+}
+
+// Input and output differ in dtype or device ("" when they do not).
+std::string pair_problem(const torch::Tensor& input, const torch::Tensor& output) {
+  if (output.scalar_type() != input.scalar_type())
+    return "output and input differ in dtype (" + shapes_of(input, output) + ")";
+  if (output.device() != input.device())
+    return "output is on " + output.device().str() + " and input on " + input.device().str() +
+           " (" + shapes_of(input, output) + ")";
+  return std::string();
+}
+
 // What is wrong with this rank's arguments of reduce_scatter ("" when nothing).
 std::string reduce_scatter_problem(const torch::Tensor& input, const torch::Tensor& output,
                                    ReduceOp op, int world) {
   if (auto p = flat_problem("input", input); !p.empty()) return p;
   if (auto p = flat_problem("output", output); !p.empty()) return p;
-  const std::string shapes = "input " + describe(input) + ", output " + describe(output);
+  const std::string shapes = shapes_of(input, output);
   const auto type = input.scalar_type();
   if (!reducible(type))
     return "unsupported dtype " + dtype_name(type) +
@@ -92,10 +106,7 @@ std::string reduce_scatter_problem(const torch::Tensor& input, const torch::Tens
   if (op == ReduceOp::Mean && !input.is_floating_point())
     return "mean of a " + dtype_name(type) +
            " tensor (mean needs a floating-point tensor; use sum)";
-  if (output.scalar_type() != type) return "output and input differ in dtype (" + shapes + ")";
-  if (output.device() != input.device())
-    return "output is on " + output.device().str() + " and input on " + input.device().str() +
-           " (" + shapes + ")";
+  if (auto p = pair_problem(input, output); !p.empty()) return p;
   if (input.numel() % world != 0)
     return "input.numel() " + std::to_string(input.numel()) +
            " is not a multiple of world_size() " + std::to_string(world) + " (" + shapes + ")";
@@ -113,12 +124,8 @@ std::string all_gather_into_problem(const torch::Tensor& input, const torch::Ten
                                     int rank, int world) {
   if (auto p = flat_problem("input", input); !p.empty()) return p;
   if (auto p = flat_problem("output", output); !p.empty()) return p;
-  const std::string shapes = "input " + describe(input) + ", output " + describe(output);
-  if (output.scalar_type() != input.scalar_type())
-    return "output and input differ in dtype (" + shapes + ")";
-  if (output.device() != input.device())
-    return "output is on " + output.device().str() + " and input on " + input.device().str() +
-           " (" + shapes + ")";
+  const std::string shapes = shapes_of(input, output);
+  if (auto p = pair_problem(input, output); !p.empty()) return p;
   const int64_t n = input.numel();
   if (output.numel() != world * n)
     return "output must have world_size() * input.numel() = " + std::to_string(world) + " * " +

@@ -440,7 +440,8 @@ struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
         slots.push_back(0);
       }
       for (size_t i = 0; i < n; ++i)
-        if ((gather ? true : ctx->needs_input_grad(i + 1)) && state->params[i].requires_grad()) {
+        // (With a gatherer the parameters are not apply()'s inputs: never ask needs_input_grad.)
+        if ((gather || ctx->needs_input_grad(i + 1)) && state->params[i].requires_grad()) {
           wrt.push_back(state->params[i]);
           slots.push_back(i + 1);
         }

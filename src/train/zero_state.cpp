@@ -1,5 +1,6 @@
 #include "gdpo/train/zero_state.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "gdpo/core/error.hpp"
@@ -44,11 +45,19 @@ ZeroState::ZeroState(model::CausalLM& model, int stage, std::shared_ptr<dist::Co
       GDPO_CHECK(it != index.end(), "ZeroState: block " << b << " has a parameter that is not in "
                                                            "the model's state dict");
       unit_of[it->second] = static_cast<int64_t>(b) + 1;
-      block_order_[b + 1].push_back(it->second);
     }
   for (const auto& [name, p] : params_) numels.push_back(p.numel());
   layout_ = std::make_unique<ShardLayout>(numels, unit_of, static_cast<int64_t>(blocks.size()) + 1,
                                           comm_->world_size(), comm_->rank());
+  // A block's gradients arrive in block_parameters() order; the unit's buffer is in params_ order.
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const auto& members = layout_->unit(b + 1).params;
+    for (const auto& t : blocks[b]) {
+      const size_t i = index.at(t.unsafeGetTensorImpl());
+      block_order_[b + 1].push_back(static_cast<size_t>(
+          std::find(members.begin(), members.end(), i) - members.begin()));
+    }
+  }
   const size_t units = layout_->units().size();
   whole_.resize(units);
   master_.resize(units);
@@ -88,8 +97,7 @@ void ZeroState::attach() {
   torch::NoGradGuard no_grad;
   for (size_t u = 0; u < layout_->units().size(); ++u) {
     if (u == 0 && frozen()) {
-      gathered_[0] = 1;  // a frozen model keeps its embeddings and head
-      gather_unit(0);
+      hold(0);  // a frozen model keeps its embeddings and head
       continue;
     }
     free_unit(u);
@@ -103,7 +111,8 @@ void ZeroState::gather_unit(size_t u) {
   comm_->all_gather_into(master_[u], whole);
   for (size_t k = 0; k < unit.params.size(); ++k) {
     const size_t i = unit.params[k];
-    params_[i].second.set_data(whole.narrow(0, unit.offsets[k], layout_numel(i)).view(shapes_[i]));
+    params_[i].second.set_data(
+        whole.narrow(0, unit.offsets[k], layout_->param_numel(i)).view(shapes_[i]));
   }
   whole_[u] = whole;
 }
@@ -113,32 +122,38 @@ void ZeroState::free_unit(size_t u) {
   whole_[u] = torch::Tensor();
 }
 
-int64_t ZeroState::layout_numel(size_t param) const {
-  int64_t n = 1;
-  for (int64_t d : shapes_[param]) n *= d;
-  return n;
+void ZeroState::hold(size_t u) {
+  if (gathered_[u]++ == 0) gather_unit(u);
+}
+
+void ZeroState::drop(size_t u) {
+  GDPO_CHECK(gathered_[u] > 0, "ZeroState: unit " << layout_->unit(u).name << " released twice");
+  if (--gathered_[u] == 0) free_unit(u);
 }
 
 void ZeroState::acquire(int64_t layer) {
   const size_t u = unit_of_layer(layer);
   GDPO_CHECK(u < gathered_.size(), "ZeroState: no block " << layer);
-  if (gathered_[u]++ == 0) gather_unit(u);
+  hold(u);
 }
 
 void ZeroState::release(int64_t layer) {
   const size_t u = unit_of_layer(layer);
-  GDPO_CHECK(u < gathered_.size() && gathered_[u] > 0, "ZeroState: block " << layer
-                                                                            << " released twice");
-  if (--gathered_[u] == 0) free_unit(u);
+  GDPO_CHECK(u < gathered_.size(), "ZeroState: no block " << layer);
+  drop(u);
 }
 
 torch::Tensor ZeroState::flatten(size_t u, const std::vector<torch::Tensor>& grads) const {
+  // One concatenation: each element written once.
   const ShardUnit& unit = layout_->unit(u);
-  auto flat = torch::zeros({unit.padded}, master_[u].options());
+  const auto options = master_[u].options();
+  std::vector<torch::Tensor> parts;
   for (size_t k = 0; k < unit.params.size(); ++k)
-    if (grads[k].defined())
-      flat.narrow(0, unit.offsets[k], grads[k].numel()).copy_(grads[k].reshape({-1}));
-  return flat;
+    parts.push_back(grads[k].defined()
+                        ? grads[k].reshape({-1})
+                        : torch::zeros({layout_->param_numel(unit.params[k])}, options));
+  if (unit.padded > unit.numel) parts.push_back(torch::zeros({unit.padded - unit.numel}, options));
+  return parts.empty() ? torch::zeros({unit.padded}, options) : torch::cat(parts);
 }
 
 void ZeroState::reduce_scatter_unit(size_t u, const torch::Tensor& flat) {
@@ -149,16 +164,14 @@ void ZeroState::reduce_scatter_unit(size_t u, const torch::Tensor& flat) {
 void ZeroState::gradients(int64_t layer, const std::vector<torch::Tensor>& grads) {
   torch::NoGradGuard no_grad;
   const size_t u = unit_of_layer(layer);
-  const auto& order = block_order_.at(u);
-  GDPO_CHECK(grads.size() == order.size(), "ZeroState: block " << layer << " gave " << grads.size()
-                                                               << " gradients for "
-                                                               << order.size() << " parameters");
-  // block_parameters() order -> the unit's buffer order.
-  const ShardUnit& unit = layout_->unit(u);
-  std::vector<torch::Tensor> ordered(unit.params.size());
-  for (size_t k = 0; k < order.size(); ++k)
-    for (size_t j = 0; j < unit.params.size(); ++j)
-      if (unit.params[j] == order[k]) ordered[j] = grads[k];
+  const auto& position = block_order_.at(u);
+  GDPO_CHECK(grads.size() == position.size(), "ZeroState: block " << layer << " gave "
+                                                                  << grads.size()
+                                                                  << " gradients for "
+                                                                  << position.size()
+                                                                  << " parameters");
+  std::vector<torch::Tensor> ordered(position.size());
+  for (size_t k = 0; k < position.size(); ++k) ordered[position[k]] = grads[k];
   auto flat = flatten(u, ordered);
   // Earlier micro-batches first, as autograd accumulates .grad.
   if (pending_[u].defined()) flat = pending_[u].add(flat);
@@ -174,7 +187,7 @@ void ZeroState::begin_step() {
   for (auto& g : grad_) g = torch::Tensor();
   for (auto& g : pending_) g = torch::Tensor();
   last_micro_batch_ = true;
-  if (stage_ == 3 && !frozen() && gathered_[0]++ == 0) gather_unit(0);
+  if (stage_ == 3 && !frozen()) hold(0);
 }
 
 void ZeroState::reduce_gradients() {
@@ -183,8 +196,10 @@ void ZeroState::reduce_gradients() {
   for (size_t u = 0; u < layout_->units().size(); ++u) {
     if (stage_ == 3 && u != 0) {
       // A block whose backward never ran this step (nothing depended on it) still takes part.
-      if (!grad_[u].defined())
-        reduce_scatter_unit(u, pending_[u].defined() ? pending_[u] : flatten(u, std::vector<torch::Tensor>(layout_->unit(u).params.size())));
+      if (!grad_[u].defined()) {
+        const std::vector<torch::Tensor> none(layout_->unit(u).params.size());
+        reduce_scatter_unit(u, pending_[u].defined() ? pending_[u] : flatten(u, none));
+      }
       pending_[u] = torch::Tensor();
       continue;
     }
@@ -245,32 +260,37 @@ void ZeroState::step(double lr) {
       comm_->all_gather_into(mine, whole_[u]);
     }
   }
-  if (stage_ == 3 && --gathered_[0] == 0) free_unit(0);
+  if (stage_ == 3) drop(0);
 }
 
 void ZeroState::abandon_step() {
   for (auto& g : grad_) g = torch::Tensor();
   for (auto& g : pending_) g = torch::Tensor();
   for (auto& [name, p] : params_) p.mutable_grad().reset();
-  if (stage_ == 3 && !frozen() && gathered_[0] > 0 && --gathered_[0] == 0) free_unit(0);
+  if (stage_ == 3 && !frozen() && gathered_[0] > 0) drop(0);
 }
 
 ZeroState::Whole::Whole(ZeroState* zero, bool blocks) : zero_(zero) {
   if (!zero_ || zero_->stage_ < 3) return;
   units_ = blocks ? zero_->gathered_.size() : 1;
-  for (size_t u = 0; u < units_; ++u)
-    if (zero_->gathered_[u]++ == 0) zero_->gather_unit(u);
+  for (size_t u = 0; u < units_; ++u) zero_->hold(u);
 }
 
 ZeroState::Whole::~Whole() {
-  for (size_t u = 0; u < units_; ++u)
-    if (--zero_->gathered_[u] == 0) zero_->free_unit(u);
+  for (size_t u = 0; u < units_; ++u) zero_->drop(u);
+}
+
+std::pair<std::string, size_t> ZeroState::slot_and_unit(const std::string& key) const {
+  const auto slash = key.rfind('/');
+  GDPO_CHECK(slash != std::string::npos, "optimizer state '" << key << "'");
+  const std::string unit = key.substr(slash + 1);
+  for (size_t u = 0; u < layout_->units().size(); ++u)
+    if (layout_->unit(u).name == unit) return {key.substr(0, slash + 1), u};
+  GDPO_THROW(Error, "optimizer state '" << key << "' names no unit");
 }
 
 std::vector<TensorPiece> ZeroState::checkpoint_pieces() const {
   std::vector<TensorPiece> out;
-  std::map<std::string, size_t> unit_index;
-  for (size_t u = 0; u < layout_->units().size(); ++u) unit_index[layout_->unit(u).name] = u;
   auto add = [&](const std::string& prefix, size_t u, const torch::Tensor& shard) {
     for (const auto& piece : layout_->pieces(u))
       out.push_back({prefix + params_[piece.param].first, shapes_[piece.param],
@@ -281,9 +301,8 @@ std::vector<TensorPiece> ZeroState::checkpoint_pieces() const {
   if (optimizer_)
     for (const auto& [key, tensor] : optimizer_->state()) {
       if (key == "step") continue;
-      const auto slash = key.rfind('/');
-      GDPO_CHECK(slash != std::string::npos, "optimizer state '" << key << "'");
-      add("optimizer/" + key.substr(0, slash + 1), unit_index.at(key.substr(slash + 1)), tensor);
+      const auto [slot, u] = slot_and_unit(key);
+      add("optimizer/" + slot, u, tensor);
     }
   return out;
 }
@@ -307,17 +326,15 @@ void ZeroState::load(const CheckpointTensors& checkpoint, bool optimizer) {
       throw InputError("checkpoint '" + checkpoint.path() + "' holds " +
                        checkpoint.optimizer_kind() + " state but the run uses " +
                        optimizer_->kind() + " (--train.optimizer)");
-    std::map<std::string, size_t> unit_index;
-    for (size_t u = 0; u < units; ++u) unit_index[layout_->unit(u).name] = u;
     auto state = optimizer_->state();
     for (auto& [key, tensor] : state) {
       if (key == "step") {
         tensor = torch::tensor(checkpoint.optimizer_step(), torch::kInt64);
         continue;
       }
-      const auto slash = key.rfind('/');
+      const auto [slot, u] = slot_and_unit(key);
       tensor = torch::zeros_like(tensor);
-      fill("optimizer/" + key.substr(0, slash + 1), unit_index.at(key.substr(slash + 1)), tensor);
+      fill("optimizer/" + slot, u, tensor);
     }
     optimizer_->load_state(state);
   }

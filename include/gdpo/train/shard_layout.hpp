@@ -47,6 +47,8 @@ class ShardLayout {
   int world() const { return world_; }
   int rank() const { return rank_; }
   const std::vector<ShardUnit>& units() const { return units_; }
+  // Elements of parameter i.
+  int64_t param_numel(size_t i) const { return numels_.at(i); }
   const ShardUnit& unit(size_t u) const { return units_.at(u); }
   // The first element of this rank's shard of unit u in the unit's buffer.
   int64_t shard_begin(size_t u) const { return rank_ * units_.at(u).shard; }

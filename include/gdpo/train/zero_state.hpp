@@ -141,14 +141,19 @@ class ZeroState : public model::ParameterGather,
   void reduce_scatter_unit(size_t u, const torch::Tensor& flat);
   // Stage 1: this rank's slice of the whole (all-reduced) gradients.
   torch::Tensor slice_of_whole_gradients(size_t u) const;
-  int64_t layout_numel(size_t param) const;
+  // One more / one fewer holder of unit u's whole parameters (stage 3): gathered at the first,
+  // freed at the last.
+  void hold(size_t u);
+  void drop(size_t u);
+  // An optimizer state name "<slot>/<unit name>" as ("<slot>/", unit index).
+  std::pair<std::string, size_t> slot_and_unit(const std::string& key) const;
 
   model::CausalLM& model_;
   const int stage_;
   std::shared_ptr<dist::Communicator> comm_;
   std::vector<std::pair<std::string, torch::Tensor>> params_;  // hf_state_dict() order
   std::vector<std::vector<int64_t>> shapes_;                    // params_' shapes
-  // block_order_[u]: unit u's parameters (indices into params_) in block_parameters() order.
+  // block_order_[u][k]: where block_parameters()[u - 1][k] sits in unit u's buffer order.
   std::vector<std::vector<size_t>> block_order_;
   std::unique_ptr<ShardLayout> layout_;
   // Per unit. whole_: the unit's flat padded buffer the parameters are views of (stages 1, 2:
