@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake pkg-config ccache
+  build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread           # LibTorch 1.13 (CPU); OpenBLAS makes its GEMMs ~100x faster
   libopenmpi-dev openmpi-bin                  # MPI
   libhdf5-dev                                 # checkpoints, metrics, caches
@@ -29,7 +29,11 @@ if ((${#missing[@]})); then
 fi
 
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
+# Ninja for a new build folder (it overlaps the modules' compiles; make waits for each library); an
+# existing folder keeps the generator it was made with.
+generator=()
+[ -f "$BUILD_DIR/CMakeCache.txt" ] || generator=(-G Ninja)
+cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} "$@" >/dev/null
 if [ -n "${GDPO_TARGET:-}" ]; then
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target "$GDPO_TARGET"
 else

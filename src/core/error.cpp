@@ -1,6 +1,14 @@
 #include "gdpo/core/error.hpp"
 
+#include <cerrno>
 #include <cstring>
+
+namespace gdpo {
+
+std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text() { return errno_text(errno); }
+
+}  // namespace gdpo
 
 namespace gdpo::detail {
 

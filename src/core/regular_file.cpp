@@ -13,8 +13,6 @@ namespace gdpo {
 
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
-
 const char* file_kind(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISFIFO(mode)) return "a FIFO";

@@ -77,4 +77,13 @@ std::string replace_invalid_utf8(std::string_view s) {
   return out;
 }
 
+std::string shorten_utf8(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end)) + "...";
+}
+
+std::string in_quotes(std::string_view text) { return "'" + shorten_utf8(text) + "'"; }
+
 }  // namespace gdpo

@@ -21,8 +21,6 @@ namespace fs = std::filesystem;
 namespace {
 std::atomic<unsigned> temp_counter{0};
 
-std::string errno_text() { return std::strerror(errno); }
-
 // "<dir>/.<name>.<kind>.<pid>.<n>" beside `target`.
 std::string sibling(const std::string& target, const char* kind) {
   fs::path t(target);
@@ -44,7 +42,7 @@ void fsync_path(const std::string& path) {
   int rc = ::fsync(fd);
   int err = errno;
   ::close(fd);
-  GDPO_CHECK(rc == 0, "fsync('" << path << "') failed: " << std::strerror(err));
+  GDPO_CHECK(rc == 0, "fsync('" << path << "') failed: " << errno_text(err));
 }
 
 std::optional<std::string> temporary_target(const std::string& filename) {

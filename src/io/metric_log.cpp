@@ -117,12 +117,12 @@ MetricLog::MetricLog(std::string path) : path_(std::move(path)) {
   h5::init();
   std::string lock_path = path_ + ".lock";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  GDPO_CHECK(lock_fd_ >= 0, "cannot create '" << lock_path << "': " << std::strerror(errno));
+  GDPO_CHECK(lock_fd_ >= 0, "cannot create '" << lock_path << "': " << errno_text());
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     ::close(lock_fd_);
     GDPO_CHECK(false, "metric log '" << path_ << "' is being written by another process ('"
-                                     << lock_path << "' is locked: " << std::strerror(err) << ")");
+                                     << lock_path << "' is locked: " << errno_text(err) << ")");
   }
   try {
     open_file(true);

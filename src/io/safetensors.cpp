@@ -57,7 +57,6 @@ const DtypeInfo* find_dtype(const std::string& name) {
   return nullptr;
 }
 
-std::string errno_text() { return std::strerror(errno); }
 
 // "'{' (0x7B)" or "byte 0xEF", for messages about raw bytes.
 std::string byte_text(uint8_t b) {
@@ -397,7 +396,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   const int map_errno = errno;
   ::close(fd);
   if (m == MAP_FAILED)
-    GDPO_THROW(InputError, "cannot map " << where << ": " << std::strerror(map_errno));
+    GDPO_THROW(InputError, "cannot map " << where << ": " << errno_text(map_errno));
   map_ = static_cast<const uint8_t*>(m);
   map_size_ = file_size;
 

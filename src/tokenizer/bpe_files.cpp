@@ -12,6 +12,7 @@
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/core/regular_file.hpp"
+#include "gdpo/core/utf8.hpp"
 #include "gdpo/tokenizer/byte_level.hpp"
 
 namespace gdpo::tokenizer {
@@ -24,18 +25,6 @@ using nlohmann::json;
 // Tokenizer files are a few MB (GPT-2's vocab.json is 1 MB, GPT-NeoX's tokenizer.json 2 MB); a file
 // larger than this is not one, and is refused rather than read whole.
 constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;
-// Quoted text and JSON values in messages are cut to about this many bytes.
-constexpr size_t kMaxQuoted = 80;
-
-// `text` cut to kMaxQuoted bytes (at a UTF-8 character boundary), "..." marking the cut.
-std::string shorten(std::string_view text) {
-  if (text.size() <= kMaxQuoted) return std::string(text);
-  size_t end = kMaxQuoted;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end)) + "...";
-}
-
-std::string in_quotes(std::string_view text) { return "'" + shorten(text) + "'"; }
 
 // A JSON value for a message: short, and never the whole of a large or deeply nested one.
 std::string brief(const json& value) {
@@ -46,7 +35,7 @@ std::string brief(const json& value) {
       return std::string(value.is_array() ? "an array" : "an object") + " of " +
              std::to_string(value.size());
   }
-  return shorten(value.dump(-1, ' ', false, json::error_handler_t::replace));
+  return shorten_utf8(value.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 // The whole of a tokenizer file. It must be a regular file (stat first: opening a FIFO would wait for

@@ -8,6 +8,7 @@
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/core/hash.hpp"
+#include "gdpo/core/utf8.hpp"
 #include "gdpo/tokenizer/byte_level.hpp"
 #include "gdpo/tokenizer/unicode_nfc.hpp"
 
@@ -33,15 +34,6 @@ struct PieceCache {
 
 // Bytes that have no token (GPT-NeoX lacks 0xC0, 0xC1, 0xF5..0xFF) encode as U+FFFD.
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
-
-// 's' for messages, cut after 80 bytes (at a UTF-8 character boundary): a token or a line of a
-// malformed file can be megabytes long.
-std::string in_quotes(std::string_view s) {
-  if (s.size() <= 80) return "'" + std::string(s) + "'";
-  size_t end = 80;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return "'" + std::string(s.substr(0, end)) + "...'";
-}
 
 }  // namespace
 

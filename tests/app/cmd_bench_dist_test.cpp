@@ -10,10 +10,6 @@
 namespace gdpo::test {
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 TEST(BenchDist, PassesOnTwoRanks) {
   auto r = run_gdpo_mpi2("bench dist --dist.size-mb 1 --dist.iters 2", 120);
   EXPECT_EQ(r.exit_code, 0) << r.output;

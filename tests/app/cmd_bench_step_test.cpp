@@ -16,10 +16,6 @@
 namespace gdpo::test {
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 const std::string kTiny =
     "bench step --bench.preset tiny --bench.device cpu --dist.threads 1 --bench.warmup 0 "
     "--bench.steps 1";

@@ -80,10 +80,6 @@ std::vector<std::string> chunk_names(std::initializer_list<int> chunks) {
   return names;
 }
 
-bool has(const std::string& output, const std::string& text) {
-  return output.find(text) != std::string::npos;
-}
-
 // After chunk N of 4 (1 rank, one batch per chunk): exit 75, the first N chunks kept and nothing
 // else; the rerun generates the other 4 - N and ends with the uninterrupted run's samples. A
 // signal after the last chunk leaves no work: the run finishes (exit 0).
@@ -95,10 +91,10 @@ TEST_F(GenerateStop, ASignalAfterAChunkExits75AndTheRerunFinishesTheSameSamples)
     auto r = run_command_with_env("GDPO_FAULT_INJECT=sigusr1-after-chunk:" + std::to_string(n),
                                   generate(out));
     ASSERT_EQ(r.exit_code, 75) << "after chunk " << n << "\n" << r.output;
-    EXPECT_TRUE(has(r.output, "stopped by SIGUSR1: " + out + ".parts keeps " + std::to_string(n) +
+    EXPECT_TRUE(contains(r.output, "stopped by SIGUSR1: " + out + ".parts keeps " + std::to_string(n) +
                                   " of 4 chunks;"))
         << r.output;
-    EXPECT_TRUE(has(r.output, "stopped by a signal during generation")) << r.output;
+    EXPECT_TRUE(contains(r.output, "stopped by a signal during generation")) << r.output;
     EXPECT_FALSE(fs::exists(out));
     std::vector<std::string> expected = chunk_names({0, 1, 2});
     expected.resize(n);
@@ -106,7 +102,7 @@ TEST_F(GenerateStop, ASignalAfterAChunkExits75AndTheRerunFinishesTheSameSamples)
 
     r = run_gdpo(generate(out));
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    EXPECT_TRUE(has(r.output, std::to_string(4 - n) + " chunks generated, " + std::to_string(n) +
+    EXPECT_TRUE(contains(r.output, std::to_string(4 - n) + " chunks generated, " + std::to_string(n) +
                                   " taken from a killed run"))
         << r.output;
     EXPECT_FALSE(fs::exists(out + ".parts"));
@@ -115,8 +111,8 @@ TEST_F(GenerateStop, ASignalAfterAChunkExits75AndTheRerunFinishesTheSameSamples)
   const std::string last = dir.file("gen-4.h5");
   const auto r = run_command_with_env("GDPO_FAULT_INJECT=sigusr1-after-chunk:4", generate(last));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "4 chunks generated")) << r.output;
-  EXPECT_FALSE(has(r.output, "stopped")) << r.output;
+  EXPECT_TRUE(contains(r.output, "4 chunks generated")) << r.output;
+  EXPECT_FALSE(contains(r.output, "stopped")) << r.output;
   expect_same_samples(whole, last);
 }
 
@@ -130,11 +126,11 @@ TEST_F(GenerateStop, EveryBatchIsKeptSoRepeatedStopsGenerateNothingTwice) {
   const std::string fault = "GDPO_FAULT_INJECT=sigusr1-after-batch:1";
   auto r = run_command_with_env(fault, generate(out, 2, 2));
   ASSERT_EQ(r.exit_code, 75) << r.output;
-  EXPECT_TRUE(has(r.output, "keeps 0 of 2 chunks and 2 samples of unfinished ones")) << r.output;
+  EXPECT_TRUE(contains(r.output, "keeps 0 of 2 chunks and 2 samples of unfinished ones")) << r.output;
   EXPECT_EQ(parts(out), std::vector<std::string>{"chunk-000000.partial.h5"});
   r = run_command_with_env(fault, generate(out, 2, 2));
   ASSERT_EQ(r.exit_code, 75) << r.output;
-  EXPECT_TRUE(has(r.output, "keeps 0 of 2 chunks and 4 samples of unfinished ones")) << r.output;
+  EXPECT_TRUE(contains(r.output, "keeps 0 of 2 chunks and 4 samples of unfinished ones")) << r.output;
   int runs = 2;
   while (r.exit_code == 75 && runs < 12) {
     r = run_command_with_env(fault, generate(out, 2, 2));
@@ -143,7 +139,7 @@ TEST_F(GenerateStop, EveryBatchIsKeptSoRepeatedStopsGenerateNothingTwice) {
   }
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(runs, 6);
-  EXPECT_TRUE(has(r.output, "1 chunks generated, 1 taken from a killed run, 4 samples taken from "
+  EXPECT_TRUE(contains(r.output, "1 chunks generated, 1 taken from a killed run, 4 samples taken from "
                             "a stopped run"))
       << r.output;
   EXPECT_FALSE(fs::exists(out + ".parts"));
@@ -154,7 +150,7 @@ TEST_F(GenerateStop, EveryBatchIsKeptSoRepeatedStopsGenerateNothingTwice) {
   ASSERT_EQ(run_command_with_env(fault, generate(other, 2, 2)).exit_code, 75);
   r = run_gdpo(generate(other, 2, 5));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "2 samples taken from a stopped run")) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 samples taken from a stopped run")) << r.output;
   expect_same_samples(whole, other);
 }
 
@@ -163,7 +159,7 @@ TEST_F(GenerateStop, ASignalDuringTheSetUpExits75WithNothingWritten) {
   const std::string out = dir.file("gen.h5");
   auto r = run_command_with_env("GDPO_FAULT_INJECT=sigusr1-after-setup", generate(out));
   ASSERT_EQ(r.exit_code, 75) << r.output;
-  EXPECT_TRUE(has(r.output, "stopped by a signal during the set-up")) << r.output;
+  EXPECT_TRUE(contains(r.output, "stopped by a signal during the set-up")) << r.output;
   EXPECT_FALSE(fs::exists(out));
   EXPECT_FALSE(fs::exists(out + ".parts"));
   ASSERT_EQ(run_app(generate(out)).exit_code, 0);
@@ -181,7 +177,7 @@ TEST_F(GenerateStop, TwoRanksStopTogether) {
   const std::string both = dir.file("both.h5");
   auto r = run_gdpo_mpi2(generate(both), 120, "-x GDPO_FAULT_INJECT=sigusr1-after-chunk:1");
   ASSERT_EQ(r.exit_code, 75) << r.output;
-  EXPECT_TRUE(has(r.output, "keeps 2 of 4 chunks;")) << r.output;
+  EXPECT_TRUE(contains(r.output, "keeps 2 of 4 chunks;")) << r.output;
   EXPECT_EQ(parts(both), chunk_names({0, 1}));
   r = run_gdpo_mpi2(generate(both));
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -195,11 +191,11 @@ TEST_F(GenerateStop, TwoRanksStopTogether) {
   ASSERT_EQ(parts(one), chunk_names({0}));
   r = run_gdpo_mpi2(generate(one), 120, "-x GDPO_FAULT_INJECT=sigusr1-after-chunk:1");
   ASSERT_EQ(r.exit_code, 75) << r.output;
-  EXPECT_TRUE(has(r.output, "keeps 2 of 4 chunks;")) << r.output;
+  EXPECT_TRUE(contains(r.output, "keeps 2 of 4 chunks;")) << r.output;
   EXPECT_EQ(parts(one), chunk_names({0, 1}));
   r = run_app(generate(one));  // on one rank
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "2 chunks generated, 2 taken from a killed run")) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 chunks generated, 2 taken from a killed run")) << r.output;
   expect_same_samples(whole, one);
 
   // In the middle of chunks of 2 rows (one per rank): each rank keeps its first batch.
@@ -208,12 +204,12 @@ TEST_F(GenerateStop, TwoRanksStopTogether) {
   const std::string mid = dir.file("mid.h5");
   r = run_gdpo_mpi2(generate(mid, 2, 2), 120, "-x GDPO_FAULT_INJECT=sigusr1-after-batch:1");
   ASSERT_EQ(r.exit_code, 75) << r.output;
-  EXPECT_TRUE(has(r.output, "keeps 0 of 2 chunks and 4 samples of unfinished ones")) << r.output;
+  EXPECT_TRUE(contains(r.output, "keeps 0 of 2 chunks and 4 samples of unfinished ones")) << r.output;
   EXPECT_EQ(parts(mid),
             (std::vector<std::string>{"chunk-000000.partial.h5", "chunk-000001.partial.h5"}));
   r = run_gdpo_mpi2(generate(mid, 2, 2));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "4 samples taken from a stopped run")) << r.output;
+  EXPECT_TRUE(contains(r.output, "4 samples taken from a stopped run")) << r.output;
   expect_same_samples(whole2, mid);
 }
 
@@ -233,7 +229,7 @@ TEST_F(GenerateStop, ASignalDuringEvaluateExits75AndTheRerunWritesTheSameReport)
                    ? run_command_with_env("GDPO_FAULT_INJECT=" + fault, evaluate(gens, out))
                    : run_gdpo_mpi2(evaluate(gens, out), 120, "-x GDPO_FAULT_INJECT=" + fault);
       ASSERT_EQ(r.exit_code, 75) << ranks << " rank(s), " << fault << "\n" << r.output;
-      EXPECT_TRUE(has(r.output, fault == "sigusr1-after-setup"
+      EXPECT_TRUE(contains(r.output, fault == "sigusr1-after-setup"
                                     ? "stopped by a signal during the set-up"
                                     : "stopped by a signal during the belief-probability pass"))
           << r.output;

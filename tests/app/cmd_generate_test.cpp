@@ -35,7 +35,8 @@ class Generate : public ::testing::Test {
   TempDir dir;
 };
 
-void expect_same_samples(const std::string& a, const std::string& b) {
+// The same samples, token for token and text for text (the settings may differ: batch size, ranks).
+void expect_same_tokens_and_texts(const std::string& a, const std::string& b) {
   const auto x = eval::read_generations(a), y = eval::read_generations(b);
   ASSERT_EQ(x.samples.size(), y.samples.size());
   EXPECT_EQ(x.row_prompt, y.row_prompt);
@@ -128,8 +129,8 @@ TEST_F(Generate, ReadsAHuggingFaceFolderARunDirectoryOrACheckpoint) {
     r = run_app("generate --model.path " + source + " " + tail + dir.file(out));
     ASSERT_EQ(r.exit_code, 0) << source << "\n" << r.output;
   }
-  expect_same_samples(dir.file("hf.h5"), dir.file("run.h5"));
-  expect_same_samples(dir.file("hf.h5"), dir.file("ckpt.h5"));
+  expect_same_tokens_and_texts(dir.file("hf.h5"), dir.file("run.h5"));
+  expect_same_tokens_and_texts(dir.file("hf.h5"), dir.file("ckpt.h5"));
 }
 
 TEST_F(Generate, SamplesDoNotDependOnTheBatchSize) {
@@ -137,7 +138,7 @@ TEST_F(Generate, SamplesDoNotDependOnTheBatchSize) {
   ASSERT_EQ(run_app(generate(dir.file("b.h5"), "--generate.batch-size 7", 3))
                 .exit_code,
             0);
-  expect_same_samples(dir.file("a.h5"), dir.file("b.h5"));
+  expect_same_tokens_and_texts(dir.file("a.h5"), dir.file("b.h5"));
 }
 
 TEST_F(Generate, AKilledGenerationResumesToTheSameSamples) {
@@ -151,14 +152,14 @@ TEST_F(Generate, AKilledGenerationResumesToTheSameSamples) {
   EXPECT_NE(r.output.find("2 chunks generated, 2 taken from a killed run"), std::string::npos)
       << r.output;
   EXPECT_FALSE(fs::exists(dir.file("gen.h5.parts")));
-  expect_same_samples(dir.file("whole.h5"), dir.file("gen.h5"));
+  expect_same_tokens_and_texts(dir.file("whole.h5"), dir.file("gen.h5"));
 }
 
 TEST_F(Generate, TwoRanksGiveTheSamplesOfOne) {
   ASSERT_EQ(run_app(generate(dir.file("one.h5"))).exit_code, 0);
   const auto r = run_gdpo_mpi2(generate(dir.file("two.h5")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  expect_same_samples(dir.file("one.h5"), dir.file("two.h5"));
+  expect_same_tokens_and_texts(dir.file("one.h5"), dir.file("two.h5"));
 }
 
 TEST_F(Generate, BadInputExitCodes) {

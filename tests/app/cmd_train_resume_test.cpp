@@ -31,11 +31,6 @@ class Resume : public ::testing::Test {
   TempDir dir;
 };
 
-std::vector<double> column(const std::string& run_dir, const std::string& table,
-                           const std::string& name) {
-  return io::MetricLog::read((fs::path(run_dir) / "metrics.h5").string(), table).at(name);
-}
-
 // Every file or folder under `root` named as a temporary of the atomic writers.
 std::vector<std::string> temporaries(const std::string& root) {
   std::vector<std::string> out;

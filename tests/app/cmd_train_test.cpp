@@ -32,18 +32,6 @@ class Trainer : public ::testing::Test {
   TempDir dir;
 };
 
-// The `table` column `name` of a run's metrics.h5.
-std::vector<double> column(const std::string& run_dir, const std::string& table,
-                           const std::string& name) {
-  auto rows = io::MetricLog::read((fs::path(run_dir) / "metrics.h5").string(), table);
-  auto it = rows.find(name);
-  if (it == rows.end()) {
-    ADD_FAILURE() << run_dir << ": no column " << table << "/" << name;
-    return {};
-  }
-  return it->second;
-}
-
 // Equal element by element within `rel` of the first's magnitude (and as long).
 void expect_close(const std::vector<double>& a, const std::vector<double>& b, double rel,
                   const std::string& what) {

@@ -17,10 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool has(const std::string& output, const std::string& text) {
-  return output.find(text) != std::string::npos;
-}
-
 bool gpus_visible() { return torch::cuda::device_count() > 0; }
 
 std::string checkpoint(const std::string& run_dir, int step) {
@@ -31,11 +27,11 @@ std::string checkpoint(const std::string& run_dir, int step) {
 
 // Every command with a device option, with what it needs to get past its required options. The
 // data does not exist: the device is refused before anything is read.
-struct Command {
+struct DeviceCommand {
   std::string name, option, base;
 };
 
-std::vector<Command> commands(const TempDir& dir) {
+std::vector<DeviceCommand> device_commands(const TempDir& dir) {
   const std::string missing = " /nonexistent-device-test.jsonl";
   return {
       {"train", "--train.device",
@@ -56,12 +52,12 @@ std::vector<Command> commands(const TempDir& dir) {
 TEST(DeviceOption, CudaWithoutAGpuIsAUsageErrorNamingTheOption) {
   if (gpus_visible()) GTEST_SKIP() << "this machine has a GPU";
   TempDir dir;
-  for (const auto& c : commands(dir)) {
+  for (const auto& c : device_commands(dir)) {
     const auto r = run_app(c.name + " " + c.base + " " + c.option + " cuda");
     EXPECT_EQ(r.exit_code, 2) << c.name << "\n" << r.output;
-    EXPECT_TRUE(has(r.output, c.option + " cuda: no CUDA device is visible")) << c.name << "\n"
+    EXPECT_TRUE(contains(r.output, c.option + " cuda: no CUDA device is visible")) << c.name << "\n"
                                                                              << r.output;
-    EXPECT_FALSE(has(r.output, "cannot open")) << c.name << ": the data was read first\n"
+    EXPECT_FALSE(contains(r.output, "cannot open")) << c.name << ": the data was read first\n"
                                                << r.output;
   }
   EXPECT_FALSE(fs::exists(dir.file("run/checkpoints")));
@@ -69,10 +65,10 @@ TEST(DeviceOption, CudaWithoutAGpuIsAUsageErrorNamingTheOption) {
 
 TEST(DeviceOption, UnknownValuesAreRefused) {
   TempDir dir;
-  for (const auto& c : commands(dir)) {
+  for (const auto& c : device_commands(dir)) {
     const auto r = run_app(c.name + " " + c.base + " " + c.option + " gpu");
     EXPECT_EQ(r.exit_code, 2) << c.name << "\n" << r.output;
-    EXPECT_TRUE(has(r.output, c.option + " 'gpu' is not auto, cpu or cuda")) << c.name << "\n"
+    EXPECT_TRUE(contains(r.output, c.option + " 'gpu' is not auto, cpu or cuda")) << c.name << "\n"
                                                                             << r.output;
   }
 }
@@ -83,12 +79,12 @@ TEST(DeviceOption, TheCommandsSayWhichDeviceTheyUse) {
                          "--bench.new-tokens 2 --bench.batch 2 --bench.device cpu --dist.threads 1 "
                          "--log.level info");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "device: cpu (--bench.device cpu)")) << r.output;
-  EXPECT_TRUE(has(r.output, " parameters, cpu, 1 threads)")) << r.output;
+  EXPECT_TRUE(contains(r.output, "device: cpu (--bench.device cpu)")) << r.output;
+  EXPECT_TRUE(contains(r.output, " parameters, cpu, 1 threads)")) << r.output;
   const auto m = run_app("bench model --model.config tiny-gpt2 --bench.steps 1 --bench.batch 1 "
                          "--bench.seq 8 --bench.device cpu");
   ASSERT_EQ(m.exit_code, 0) << m.output;
-  EXPECT_TRUE(has(m.output, " parameters, float32, cpu, ")) << m.output;
+  EXPECT_TRUE(contains(m.output, " parameters, float32, cpu, ")) << m.output;
 }
 
 TEST(DeviceOption, TrainOnTheCpuIsBitwiseTheDefault) {
@@ -101,8 +97,8 @@ TEST(DeviceOption, TrainOnTheCpuIsBitwiseTheDefault) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = run_app(train_args(dir.file("pairs.jsonl"), b, common + " --train.device cpu --log.level info"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "device: cpu (--train.device cpu)")) << r.output;
-  EXPECT_TRUE(has(read_file(b + "/config.ini"), "device = cpu")) << read_file(b + "/config.ini");
+  EXPECT_TRUE(contains(r.output, "device: cpu (--train.device cpu)")) << r.output;
+  EXPECT_TRUE(contains(read_file(b + "/config.ini"), "device = cpu")) << read_file(b + "/config.ini");
   for (const char* group : {"policy", "optimizer"})
     EXPECT_EQ(max_abs_diff(read_group(checkpoint(a, 3), group), read_group(checkpoint(b, 3), group)),
               0.0)

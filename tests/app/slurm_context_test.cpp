@@ -9,10 +9,6 @@
 namespace gdpo::test {
 namespace {
 
-bool has(const std::string& output, const std::string& text) {
-  return output.find(text) != std::string::npos;
-}
-
 TEST(SlurmContextLine, CommandsPrintTheJobTheyRunIn) {
   const std::string job =
       "SLURM_JOB_ID=4243 SLURM_ARRAY_JOB_ID=4242 SLURM_ARRAY_TASK_ID=1 SLURM_RESTART_COUNT=2 "
@@ -21,11 +17,11 @@ TEST(SlurmContextLine, CommandsPrintTheJobTheyRunIn) {
                             "--bench.new-tokens 4 --bench.batch 2 --dist.threads 1";
   auto r = run_command_with_env(job, bench);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "threads per rank: 1")) << r.output;
-  EXPECT_TRUE(has(r.output, "slurm: job 4243 array 4242_1 restart 2")) << r.output;
-  EXPECT_TRUE(has(r.output, "tasks 1")) << r.output;
-  EXPECT_TRUE(has(r.output, "; rank 0 of 1, 1 on this node (local rank 0)")) << r.output;
-  EXPECT_FALSE(has(r.output, "not the job's")) << r.output;
+  EXPECT_TRUE(contains(r.output, "threads per rank: 1")) << r.output;
+  EXPECT_TRUE(contains(r.output, "slurm: job 4243 array 4242_1 restart 2")) << r.output;
+  EXPECT_TRUE(contains(r.output, "tasks 1")) << r.output;
+  EXPECT_TRUE(contains(r.output, "; rank 0 of 1, 1 on this node (local rank 0)")) << r.output;
+  EXPECT_FALSE(contains(r.output, "not the job's")) << r.output;
 
   TempDir dir;
   write_synthetic_data(dir.file("pairs.jsonl"), 20);
@@ -35,13 +31,13 @@ TEST(SlurmContextLine, CommandsPrintTheJobTheyRunIn) {
                                 "--generate.max-new-tokens 2 --dist.threads 1 --generate.output " +
                                 dir.file("gen.h5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "slurm: job 4243 array 4242_1 restart 2")) << r.output;
+  EXPECT_TRUE(contains(r.output, "slurm: job 4243 array 4242_1 restart 2")) << r.output;
 
   // Outside a job: no line.
   r = run_command_with_env("-u SLURM_JOB_ID", bench);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "threads per rank: 1")) << r.output;
-  EXPECT_FALSE(has(r.output, "slurm:")) << r.output;
+  EXPECT_TRUE(contains(r.output, "threads per rank: 1")) << r.output;
+  EXPECT_FALSE(contains(r.output, "slurm:")) << r.output;
 }
 
 }  // namespace

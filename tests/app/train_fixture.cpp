@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "gdpo/data/record.hpp"
 #include "gdpo/data/synthetic.hpp"
 #include "gdpo/io/hdf5_file.hpp"
+#include "gdpo/io/metric_log.hpp"
 #include "gdpo/train/checkpoint_shards.hpp"
 
 namespace gdpo::test {
@@ -77,6 +79,17 @@ double max_abs_diff(const std::map<std::string, torch::Tensor>& a,
                                 .item<double>());
   }
   return worst;
+}
+
+std::vector<double> column(const std::string& run_dir, const std::string& table,
+                           const std::string& name) {
+  auto rows = io::MetricLog::read((std::filesystem::path(run_dir) / "metrics.h5").string(), table);
+  auto it = rows.find(name);
+  if (it == rows.end()) {
+    ADD_FAILURE() << run_dir << ": no column " << table << "/" << name;
+    return {};
+  }
+  return it->second;
 }
 
 }  // namespace gdpo::test

@@ -3,6 +3,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -25,5 +26,9 @@ std::map<std::string, torch::Tensor> read_group(const std::string& checkpoint,
 // The largest absolute difference between equally named tensors (fails the test on a name mismatch).
 double max_abs_diff(const std::map<std::string, torch::Tensor>& a,
                     const std::map<std::string, torch::Tensor>& b);
+
+// The `table` column `name` of a run's metrics.h5 (fails the test, and is empty, when it has none).
+std::vector<double> column(const std::string& run_dir, const std::string& table,
+                           const std::string& name);
 
 }  // namespace gdpo::test

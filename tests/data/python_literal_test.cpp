@@ -12,7 +12,7 @@
 namespace gdpo::data {
 namespace {
 
-std::string error_of(const std::string& text, int64_t line = 1, int64_t col = 1) {
+std::string literal_error(const std::string& text, int64_t line = 1, int64_t col = 1) {
   try {
     parse_python_literal(text, "x.csv", line, col);
   } catch (const InputError& e) {
@@ -58,16 +58,16 @@ TEST(PythonLiteral, ScalarsTuplesAndNumbers) {
 }
 
 TEST(PythonLiteral, ErrorsNameFileLineAndColumn) {
-  EXPECT_NE(error_of("['a', 'b'").find("x.csv:1:10: "), std::string::npos) << error_of("['a', 'b'");
-  EXPECT_NE(error_of("['a',\n 'b]", 7, 3).find("x.csv:8:"), std::string::npos);
-  EXPECT_NE(error_of("['a', 'b'", 7, 3).find("x.csv:7:12"), std::string::npos);
-  EXPECT_NE(error_of("[1, @]").find("x.csv:1:5: Python literal: unexpected character '@'"),
+  EXPECT_NE(literal_error("['a', 'b'").find("x.csv:1:10: "), std::string::npos) << literal_error("['a', 'b'");
+  EXPECT_NE(literal_error("['a',\n 'b]", 7, 3).find("x.csv:8:"), std::string::npos);
+  EXPECT_NE(literal_error("['a', 'b'", 7, 3).find("x.csv:7:12"), std::string::npos);
+  EXPECT_NE(literal_error("[1, @]").find("x.csv:1:5: Python literal: unexpected character '@'"),
             std::string::npos)
-      << error_of("[1, @]");
-  EXPECT_NE(error_of("[1] 2").find("unexpected text after"), std::string::npos);
-  EXPECT_NE(error_of("{[1]: 2}").find("dict key"), std::string::npos);
-  EXPECT_NE(error_of("").find("unexpected end"), std::string::npos);
-  EXPECT_NE(error_of(std::string(100, '[')).find("nesting"), std::string::npos);
+      << literal_error("[1, @]");
+  EXPECT_NE(literal_error("[1] 2").find("unexpected text after"), std::string::npos);
+  EXPECT_NE(literal_error("{[1]: 2}").find("dict key"), std::string::npos);
+  EXPECT_NE(literal_error("").find("unexpected end"), std::string::npos);
+  EXPECT_NE(literal_error(std::string(100, '[')).find("nesting"), std::string::npos);
 }
 
 TEST(Csv, QuotedFieldsWithNewlinesAndEscapedQuotes) {

@@ -22,7 +22,7 @@ Dataset parse(const std::string& text, ReadOptions o = {}) {
   return parse_records(in, "f.jsonl", o);
 }
 
-std::string error_of(const std::string& text, ReadOptions o = {}) {
+std::string record_error(const std::string& text, ReadOptions o = {}) {
   try {
     parse(text, o);
   } catch (const InputError& e) {
@@ -71,7 +71,7 @@ TEST(Records, OneBasedIdsFromTheChoiceText) {
 }
 
 TEST(Records, OptionsMapGivesTheIdsAndRoundTrips) {
-  test::TempDir dir;
+  gdpo::test::TempDir dir;
   const Dataset d = parse(
       R"({"prompt":"Q","options":["Oppose","Favor"],"probabilities":[0.4,0.6],"options_map":{"Favor":4,"Oppose":2},)"
       R"("accept_choice_id":4,"accept_choice":"Favor","accept_response":"x","reject_choice_id":2,)"
@@ -83,9 +83,9 @@ TEST(Records, OptionsMapGivesTheIdsAndRoundTrips) {
   const Dataset back = read_records(dir.file("o.jsonl"));
   EXPECT_EQ(back.questions[0].belief_ids, d.questions[0].belief_ids);
   EXPECT_EQ(back.pairs[0].extra["style"], "casual");
-  EXPECT_EQ(test::read_file(dir.file("o.jsonl")), [&] {
+  EXPECT_EQ(gdpo::test::read_file(dir.file("o.jsonl")), [&] {
     write_records(dir.file("o2.jsonl"), back);
-    return test::read_file(dir.file("o2.jsonl"));
+    return gdpo::test::read_file(dir.file("o2.jsonl"));
   }());
 }
 
@@ -101,7 +101,7 @@ TEST(Records, PairsGroupByQuestion) {
 TEST(Records, DisagreeingQuestionNamesBothLines) {
   std::string other = kOpinionLine;
   other.replace(other.find("[0.7,0.3]"), 9, "[0.6,0.4]");
-  const std::string msg = error_of(std::string(kOpinionLine) + "\n\n" + other + "\n");
+  const std::string msg = record_error(std::string(kOpinionLine) + "\n\n" + other + "\n");
   EXPECT_NE(msg.find("f.jsonl:3:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("at line 1"), std::string::npos) << msg;
 }
@@ -132,7 +132,7 @@ TEST(Records, EveryBadInputIsAnInputErrorNamingTheLineOrACountedSkip) {
     ASSERT_NE(line.find(c.from), std::string::npos) << c.from;
     line.replace(line.find(c.from), c.from.size(), c.to);
     const std::string text = std::string(kOpinionLine) + "\n" + line + "\n";
-    const std::string msg = error_of(text);
+    const std::string msg = record_error(text);
     EXPECT_NE(msg.find("f.jsonl:2: "), std::string::npos) << c.message << " -> " << msg;
     EXPECT_NE(msg.find(c.message), std::string::npos) << c.message << " -> " << msg;
     ReadOptions skip;
@@ -147,13 +147,13 @@ TEST(Records, NanProbabilityIsRejected) {
   // JSON has no NaN literal, so a NaN can only arrive as a malformed number.
   std::string line = kOpinionLine;
   line.replace(line.find("[0.7,0.3]"), 9, "[NaN,0.3]");
-  EXPECT_NE(error_of(line).find("f.jsonl:1: malformed JSON"), std::string::npos);
+  EXPECT_NE(record_error(line).find("f.jsonl:1: malformed JSON"), std::string::npos);
 }
 
 TEST(Records, RenormalizeOnlyWhenAsked) {
   std::string line = kOpinionLine;
   line.replace(line.find("[0.7,0.3]"), 9, "[1.4,0.6]");
-  EXPECT_NE(error_of(line).find("--data.renormalize"), std::string::npos);
+  EXPECT_NE(record_error(line).find("--data.renormalize"), std::string::npos);
   ReadOptions o;
   o.renormalize = true;
   const Dataset d = parse(line, o);
@@ -173,9 +173,9 @@ TEST(Records, ProbabilitiesWithinTheToleranceAreUsedAsGiven) {
   // 0.7 + 0.298 = 0.998: off by 2e-3, an InputError naming the file and line.
   line = kOpinionLine;
   line.replace(line.find("[0.7,0.3]"), 9, "[0.7,0.298]");
-  EXPECT_NE(error_of(line).find("f.jsonl:1: 'probabilities' sum to 0.998, not 1 within 0.001"),
+  EXPECT_NE(record_error(line).find("f.jsonl:1: 'probabilities' sum to 0.998, not 1 within 0.001"),
             std::string::npos)
-      << error_of(line);
+      << record_error(line);
   o.renormalize = false;
   o.tolerance = 0.01;  // accepted as given under a looser tolerance
   EXPECT_EQ(parse(line, o).questions[0].probabilities, (std::vector<double>{0.7, 0.298}));

@@ -6,6 +6,7 @@
 
 #include "gdpo/core/error.hpp"
 #include "gdpo/dist/single_process_communicator.hpp"
+#include "support/test_support.hpp"
 
 namespace gdpo::dist {
 namespace {
@@ -22,9 +23,7 @@ std::string usage_error(Fn fn) {
   return "";
 }
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using gdpo::test::contains;
 
 TEST(SelectDevice, AutoIsTheCpuWithoutGpus) {
   const auto d = select_device("auto", 0, 1, 0, "--train.device");
@@ -54,20 +53,20 @@ TEST(SelectDevice, EachRankTakesTheGpuOfItsLocalRank) {
 
 TEST(SelectDevice, CudaWithoutAGpuNamesTheOption) {
   const auto m = usage_error([] { select_device("cuda", 0, 1, 0, "--train.device"); });
-  EXPECT_TRUE(has(m, "--train.device cuda: no CUDA device is visible")) << m;
-  EXPECT_TRUE(has(m, "device count 0")) << m;
+  EXPECT_TRUE(contains(m, "--train.device cuda: no CUDA device is visible")) << m;
+  EXPECT_TRUE(contains(m, "device count 0")) << m;
 }
 
 TEST(SelectDevice, MoreRanksThanGpusIsRefusedWithBothNumbers) {
   for (const char* choice : {"cuda", "auto"}) {
     const auto m = usage_error([&] { select_device(choice, 0, 4, 2, "--train.device"); });
-    EXPECT_TRUE(has(m, std::string("--train.device ") + choice +
+    EXPECT_TRUE(contains(m, std::string("--train.device ") + choice +
                            ": 4 ranks on this node but 2 GPUs visible; start at most one rank "
                            "per GPU"))
         << m;
   }
   const auto one = usage_error([] { select_device("cuda", 1, 2, 1, "--bench.device"); });
-  EXPECT_TRUE(has(one, "--bench.device cuda: 2 ranks on this node but 1 GPU visible")) << one;
+  EXPECT_TRUE(contains(one, "--bench.device cuda: 2 ranks on this node but 1 GPU visible")) << one;
 }
 
 TEST(SelectDevice, SharingGivesRanksTheirLocalRankModuloTheGpus) {
@@ -98,7 +97,7 @@ TEST(SelectDevice, TheCommunicatorOverloadUsesThisMachinesGpus) {
   EXPECT_TRUE(select_device("cpu", comm, "--train.device").device.is_cpu());
   if (gpus == 0) {
     const auto m = usage_error([&] { select_device("cuda", comm, "--evaluate.device"); });
-    EXPECT_TRUE(has(m, "--evaluate.device cuda: no CUDA device is visible")) << m;
+    EXPECT_TRUE(contains(m, "--evaluate.device cuda: no CUDA device is visible")) << m;
   } else {
     EXPECT_EQ(d.device.index(), 0);
   }

@@ -12,14 +12,13 @@
 #include "gdpo/dist/communicator.hpp"
 #if defined(GDPO_CUDA)
 #include "gdpo/dist/nccl_communicator.hpp"
+#include "support/test_support.hpp"
 #endif
 
 namespace gdpo::dist {
 namespace {
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using gdpo::test::contains;
 
 TEST(NcclBackend, RefusedWithTheReasonWhereItCannotRun) {
   if (torch::cuda::device_count() > 0)
@@ -30,17 +29,17 @@ TEST(NcclBackend, RefusedWithTheReasonWhereItCannotRun) {
   } catch (const UsageError& e) {
     message = e.what();
   }
-  EXPECT_TRUE(has(message, "--dist.backend nccl")) << message;
-  EXPECT_TRUE(has(message, "use --dist.backend mpi")) << message;
+  EXPECT_TRUE(contains(message, "--dist.backend nccl")) << message;
+  EXPECT_TRUE(contains(message, "use --dist.backend mpi")) << message;
 #if defined(GDPO_CUDA)
-  EXPECT_TRUE(has(message, "needs a CUDA device")) << message;
-  EXPECT_TRUE(has(message, "torch::cuda::device_count() is 0")) << message;
+  EXPECT_TRUE(contains(message, "needs a CUDA device")) << message;
+  EXPECT_TRUE(contains(message, "torch::cuda::device_count() is 0")) << message;
 #if !defined(GDPO_TORCH_CUDA)
-  EXPECT_TRUE(has(message, "this LibTorch has no CUDA")) << message;
+  EXPECT_TRUE(contains(message, "this LibTorch has no CUDA")) << message;
 #endif
 #else
-  EXPECT_TRUE(has(message, "built without NCCL")) << message;
-  EXPECT_TRUE(has(message, "-DGDPO_CUDA=ON")) << message;
+  EXPECT_TRUE(contains(message, "built without NCCL")) << message;
+  EXPECT_TRUE(contains(message, "-DGDPO_CUDA=ON")) << message;
 #endif
 }
 
@@ -51,7 +50,7 @@ TEST(NcclBackend, UnknownBackendsListNccl) {
   } catch (const UsageError& e) {
     message = e.what();
   }
-  EXPECT_TRUE(has(message, "expected auto, mpi, single or nccl")) << message;
+  EXPECT_TRUE(contains(message, "expected auto, mpi, single or nccl")) << message;
 }
 
 #if defined(GDPO_CUDA)
@@ -93,7 +92,7 @@ TEST(NcclBackend, TimeoutFromTheEnvironment) {
     } catch (const UsageError& e) {
       message = e.what();
     }
-    EXPECT_TRUE(has(message, "GDPO_NCCL_TIMEOUT='" + std::string(bad) + "'")) << bad << ": "
+    EXPECT_TRUE(contains(message, "GDPO_NCCL_TIMEOUT='" + std::string(bad) + "'")) << bad << ": "
                                                                               << message;
   }
 }

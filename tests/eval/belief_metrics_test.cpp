@@ -9,13 +9,12 @@
 
 #include "gdpo/core/error.hpp"
 #include "support/test_support.hpp"
+#include "eval/parse_fixture.hpp"
 
 namespace gdpo::eval {
 namespace {
 
-ParsedGeneration opinion(const std::string& text) {
-  return parse_generation(text, ResponseFormat::kOpinion);
-}
+using fixture::opinion;
 
 TEST(BeliefMetrics, SampledDistributionBinsUnparsableAndOutOfRangeToZero) {
   // ids {0, 1, 1, 5, -1 (unparsable), 9 (out of range)} over 6 bins: bin 0 gets 0, -1, 9 (3),

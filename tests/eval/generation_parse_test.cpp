@@ -5,13 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "gdpo/core/error.hpp"
+#include "eval/parse_fixture.hpp"
 
 namespace gdpo::eval {
 namespace {
 
-ParsedGeneration opinion(const std::string& text) {
-  return parse_generation(text, ResponseFormat::kOpinion);
-}
+using fixture::opinion;
 
 TEST(GenerationParse, DigitBracketsAndResponse) {
   const auto g = opinion("3<Somewhat good> I think it is fine.");

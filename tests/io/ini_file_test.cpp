@@ -127,8 +127,8 @@ TEST(IniFile, BadValuesNameFileLineAndKey) {
 }
 
 TEST(IniFile, ReadsAFile) {
-  test::TempDir dir;
-  test::write_file(dir.file("c.ini"), "[model]\nlayers = 2\n");
+  gdpo::test::TempDir dir;
+  gdpo::test::write_file(dir.file("c.ini"), "[model]\nlayers = 2\n");
   const IniFile ini = IniFile::read(dir.file("c.ini"));
   EXPECT_EQ(ini.path(), dir.file("c.ini"));
   EXPECT_EQ(ini.integer(*ini.section("model")->find("layers")), 2);

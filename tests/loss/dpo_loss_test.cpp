@@ -6,11 +6,12 @@
 #include <cmath>
 
 #include "gdpo/core/error.hpp"
+#include "loss/fixtures.hpp"
 
 namespace gdpo::loss {
 namespace {
 
-constexpr double kTol = 1e-12;
+using test::kTol;
 
 // Two pairs, beta 0.5:
 //   pair 0: policy chosen -1, rejected -3; reference chosen -2, rejected -1 -> margin m = 2 - (-1)

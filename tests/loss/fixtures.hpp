@@ -8,6 +8,14 @@
 
 namespace gdpo::loss::test {
 
+// Tolerance of the float64 hand-value checks.
+constexpr double kTol = 1e-12;
+
+// log(probs) as one float64 row: [1, probs.size()].
+inline torch::Tensor logs(std::vector<double> probs) {
+  return torch::log(torch::tensor(probs, torch::kFloat64)).unsqueeze(0);
+}
+
 // One pair (B = 1), T = 5, K = 2 belief tokens {0, 1} with p* = [0.5, 0.5], chosen belief 0:
 //   position:   0  1 | 2      | 3  4
 //   chosen:     p  p | belief | r  pad      prompt_len 2, belief_len 1, seq_len 4

@@ -7,15 +7,14 @@
 
 #include "gdpo/loss/belief_distribution.hpp"
 #include "gdpo/loss/calibration.hpp"
+#include "loss/fixtures.hpp"
 
 namespace gdpo::loss {
 namespace {
 
-constexpr double kTol = 1e-12;
+using test::kTol;
 
-torch::Tensor logs(std::vector<double> probs) {
-  return torch::log(torch::tensor(probs, torch::kFloat64)).unsqueeze(0);
-}
+using test::logs;
 
 TEST(Calibration, KlAgainstUnrenormalisedBeliefProbabilities) {
   auto target = torch::tensor({{0.5, 0.5}}, torch::kFloat64);

@@ -5,11 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include "loss/fixtures.hpp"
 
 namespace gdpo::loss {
 namespace {
 
-constexpr double kTol = 1e-12;
+using test::kTol;
 
 double js(std::vector<double> p, std::vector<double> q) {
   auto tp = torch::tensor(p, torch::kFloat64).unsqueeze(0);

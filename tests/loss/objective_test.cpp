@@ -8,15 +8,16 @@
 #include <cmath>
 #include <set>
 
-#include "fixtures.hpp"
+#include "loss/fixtures.hpp"
 #include "gdpo/core/error.hpp"
 
 namespace gdpo::loss {
 namespace {
 
-constexpr double kTol = 1e-12;
+using test::kTol;
 
-torch::Tensor logs(std::vector<double> probs) {
+// log(probs) as a float64 vector: [probs.size()].
+torch::Tensor log_of(std::vector<double> probs) {
   return torch::log(torch::tensor(probs, torch::kFloat64));
 }
 
@@ -24,11 +25,11 @@ torch::Tensor logs(std::vector<double> probs) {
 // hidden[r, t] = log of the next-token distribution after position t. Unread positions hold junk.
 torch::Tensor hand_hidden() {
   auto h = torch::full({2, 5, 4}, 100.0, torch::kFloat64);
-  h[0][1] = logs({0.25, 0.25, 0.25, 0.25});  // beliefs {0, 1}: 1/4 each; belief token 0: 1/4
-  h[0][2] = logs({0.1, 0.1, 0.5, 0.3});      // chosen response token 2: 1/2
-  h[1][1] = logs({0.25, 0.25, 0.25, 0.25});  // rejected belief token 0: 1/4
-  h[1][2] = logs({0.25, 0.25, 0.25, 0.25});  // rejected token 3: 1/4
-  h[1][3] = logs({0.1, 0.1, 0.3, 0.5});      // rejected token 3: 1/2
+  h[0][1] = log_of({0.25, 0.25, 0.25, 0.25});  // beliefs {0, 1}: 1/4 each; belief token 0: 1/4
+  h[0][2] = log_of({0.1, 0.1, 0.5, 0.3});      // chosen response token 2: 1/2
+  h[1][1] = log_of({0.25, 0.25, 0.25, 0.25});  // rejected belief token 0: 1/4
+  h[1][2] = log_of({0.25, 0.25, 0.25, 0.25});  // rejected token 3: 1/4
+  h[1][3] = log_of({0.1, 0.1, 0.3, 0.5});      // rejected token 3: 1/2
   return h.requires_grad_();
 }
 

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fixtures.hpp"
+#include "loss/fixtures.hpp"
 
 namespace gdpo::loss {
 namespace {

@@ -8,11 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include "loss/fixtures.hpp"
 
 namespace gdpo::loss {
 namespace {
 
-constexpr double kTol = 1e-12;
+using test::kTol;
 
 struct Case {
   torch::Tensor hidden, weight, ids, first, end;

@@ -19,14 +19,12 @@
 #include "gdpo/model/layers.hpp"
 #include "gdpo/model/model_config.hpp"
 #include "gdpo/model/model_factory.hpp"
+#include "model/model_fixture.hpp"
 
 namespace gdpo::model {
 namespace {
 
-// Deterministic token ids in [0, 257).
-torch::Tensor token_ids(int64_t batch, int64_t seq, int64_t offset = 0) {
-  return ((torch::arange(batch * seq) + offset) * 37 + 11).remainder(257).view({batch, seq});
-}
+using fixture::token_ids;
 
 // Row 0 full, row 1 with 3 padding tokens on the right or on the left, row 2 with 1.
 torch::Tensor padded_mask(bool left) {

@@ -15,6 +15,7 @@
 #include "gdpo/model/model_factory.hpp"
 #include "gdpo/model/model_source.hpp"
 #include "support/test_support.hpp"
+#include "model/model_fixture.hpp"
 
 namespace gdpo::model {
 namespace {
@@ -24,10 +25,7 @@ namespace fs = std::filesystem;
 // fp32 agreement between mathematically identical computations with different shapes/orders.
 constexpr double kTol = 1e-5;
 
-// Deterministic token ids in [0, 257).
-torch::Tensor token_ids(int64_t batch, int64_t seq, int64_t offset = 0) {
-  return ((torch::arange(batch * seq) + offset) * 37 + 11).remainder(257).view({batch, seq});
-}
+using fixture::token_ids;
 
 class FamilyTest : public ::testing::TestWithParam<std::string> {
  protected:

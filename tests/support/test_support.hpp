@@ -46,6 +46,11 @@ std::string opinion_record(size_t k, size_t chosen, size_t rejected,
 void write_file(const std::string& path, const std::string& text);
 std::string read_file(const std::string& path);
 
+// Whether `text` contains `part` (for checks on a command's output).
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // What a command printed (stdout and stderr interleaved as written) and its exit code.
 struct RunResult {
   int exit_code;

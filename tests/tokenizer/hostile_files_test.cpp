@@ -21,6 +21,7 @@
 #include "gdpo/core/error.hpp"
 #include "gdpo/tokenizer/bpe_files.hpp"
 #include "tokenizer/tiny_bpe.hpp"
+#include "support/test_support.hpp"
 
 namespace gdpo::tokenizer {
 namespace {
@@ -56,9 +57,7 @@ std::string describe(const Outcome& o) {
   }
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using gdpo::test::contains;
 
 // An InputError whose message names every one of `parts` (the file first).
 ::testing::AssertionResult refused(const Outcome& o, std::initializer_list<std::string> parts) {

@@ -4,16 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "gdpo/tokenizer/byte_level.hpp"
+#include "tokenizer/pretokens.hpp"
 
 namespace gdpo::tokenizer {
 namespace {
 
-std::vector<std::string> pieces(std::string_view text) {
-  static const Gpt2PreTokenizer pre;
-  std::vector<std::string> out;
-  pre.split(text, [&](std::string_view p) { out.emplace_back(p); });
-  return out;
-}
+using fixture::pieces;
 
 using Strings = std::vector<std::string>;
 

@@ -5,18 +5,14 @@
 
 #include "gdpo/tokenizer/pretokenizer.hpp"
 #include "tokenizer/whitespace_cases.hpp"
+#include "tokenizer/pretokens.hpp"
 
 namespace gdpo::tokenizer {
 namespace {
 
 using Strings = std::vector<std::string>;
 
-Strings pieces(std::string_view text) {
-  static const Gpt2PreTokenizer pre;
-  Strings out;
-  pre.split(text, [&](std::string_view p) { out.emplace_back(p); });
-  return out;
-}
+using fixture::pieces;
 
 // The UTF-8 of code point `cp`.
 std::string utf8(uint32_t cp) {

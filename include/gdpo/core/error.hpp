@@ -37,6 +37,10 @@ class InputError : public Error {
   int exit_code() const override { return kExitInput; }
 };
 
+// strerror(err) as a string: the C library's message for a failed system call (errno by default).
+std::string errno_text(int err);
+std::string errno_text();
+
 namespace detail {
 // "src/io/hdf5_file.cpp:42: " with the path shortened to start at src/ or include/.
 std::string source_location(const char* file, int line);

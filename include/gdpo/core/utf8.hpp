@@ -19,4 +19,11 @@ size_t decode_utf8(std::string_view text, size_t i, char32_t* cp);
 //   -> three U+FFFD, since ED may only be followed by 80..9F.
 std::string replace_invalid_utf8(std::string_view bytes);
 
+// `text` cut to at most max_bytes (at a character boundary), "..." marking a cut: a token or a line
+// of a malformed file in an error message can be megabytes long.
+std::string shorten_utf8(std::string_view text, size_t max_bytes = 80);
+
+// shorten_utf8(text, 80) in single quotes, for error messages: "'abc'", "'<80 bytes>...'".
+std::string in_quotes(std::string_view text);
+
 }  // namespace gdpo
