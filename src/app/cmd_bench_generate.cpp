@@ -1,9 +1,12 @@
 // `gdpo bench generate`: tokens/s of eval::generate (the code `gdpo generate` runs) at batch 1 and
-// batch N, and the speed-up of the KV cache over recomputing the whole prefix at every step.
+// batch N, the speed-up of the KV cache over recomputing the whole prefix at every step, and the
+// floor of a batch-N step (its matrix products alone), which bounds batch N's tokens/s.
+#include <array>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
 
+#include "bench_util.hpp"
 #include "bind.hpp"
 #include "command.hpp"
 #include "common_options.hpp"
@@ -67,6 +70,36 @@ int cmd_bench_generate(const Args& args) {
   const int64_t nc_tokens = nocache_tokens > 0 ? nocache_tokens : new_tokens;
   const auto [cached_nc, cached_nc_s] = run(1, true, nc_tokens);
   const auto [nocache, nocache_s] = run(1, false, nc_tokens);
+  // The floor of one step at the large batch: its matrix products alone (per block the QKV, output,
+  // and two MLP projections, then the output layer), timed on the model's shapes and dtype with a
+  // weight of its own for every layer (as many bytes as the model's, none of them cached twice).
+  // Every step of the large batch costs at least this, whatever the rest of the code does.
+  const int64_t h = mc.hidden_size, inner = mc.intermediate_size;
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{h, 3 * h}, {h, h}, {h, inner}, {inner, h}};
+  const auto opts = model->output_weight().options();
+  // Per layer and projection: input [batch, in], weight [in, out], bias [out].
+  std::vector<std::array<torch::Tensor, 3>> operands;
+  for (int64_t l = 0; l < mc.n_layers; ++l)
+    for (const auto& [in, out] : shapes)
+      operands.push_back({torch::randn({batch, in}, opts), torch::randn({in, out}, opts),
+                          torch::randn({out}, opts)});
+  const torch::Tensor head_in = torch::randn({batch, h}, opts);  // [batch, hidden]
+  auto products = [&] {
+    torch::NoGradGuard no_grad;
+    for (const auto& o : operands) torch::addmm(o[2], o[0], o[1]);
+    torch::matmul(head_in, model->output_weight().t());  // [batch, vocab]
+  };
+  products();
+  bench::synchronize(choice.device);
+  const int reps = 5;
+  const auto g0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < reps; ++r) products();
+  bench::synchronize(choice.device);
+  const double gemm_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count() / reps;
+  double flops = 2.0 * batch * h * mc.vocab_size;
+  for (const auto& [in, out] : shapes) flops += 2.0 * batch * in * out * mc.n_layers;
+  const double ceiling = batch / gemm_s;
   std::cout << std::fixed << std::setprecision(1) << "model " << model_source.describe() << " ("
             << mc.parameter_count() << " parameters, " << choice.description << ", "
             << torch::get_num_threads() << " threads), prompt " << prompt << ", " << new_tokens << " new tokens, sampling\n"
@@ -76,7 +109,11 @@ int cmd_bench_generate(const Args& args) {
             << std::setprecision(1) << "batch 1,  no cache:        " << nocache << " tokens/s ("
             << nocache_s << " s for " << nc_tokens << " tokens)\n"
             << std::setprecision(2) << "KV cache speed-up:         " << cached_nc / nocache
-            << "x at " << nc_tokens << " new tokens\n";
+            << "x at " << nc_tokens << " new tokens\n"
+            << std::setprecision(1) << "batch " << batch << " floor:            matrix products "
+            << gemm_s * 1e3 << " ms per step (" << flops / gemm_s / 1e9 << " GFLOP/s): at most "
+            << ceiling << " tokens/s, " << std::setprecision(2) << ceiling / one
+            << "x batch 1, before attention and sampling\n";
   return kExitOk;
 }
 

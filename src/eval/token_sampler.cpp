@@ -1,5 +1,7 @@
 #include "gdpo/eval/token_sampler.hpp"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -58,31 +60,42 @@ torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingConfig& c
     remove.narrow(-1, vocab - 1, 1).fill_(false);                                // keep the top one
     x = x.scatter(-1, order, x.gather(-1, order).masked_fill(remove, neg_inf));
   }
-  // Unnormalised probabilities exp(x - max), then one pass per row: the first token whose running
-  // sum (in double) exceeds u times the row's total. Rows never mix, whatever the batch.
+  // Unnormalised probabilities exp(x - max), then per row: the total (in double, in 8 lanes summed
+  // in a fixed order), and the first token whose running sum (in double) exceeds u times the total.
+  // Rows never mix, whatever the batch or the thread that takes them.
   const torch::Tensor p =
       (x - std::get<0>(x.max(-1, /*keepdim=*/true))).exp().contiguous();  // [B, V] float32
   torch::Tensor out = torch::empty({batch}, torch::kInt64);
   const auto u = uniforms.to(torch::kCPU, torch::kFloat64).contiguous();
   const float* pp = p.data_ptr<float>();
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* row = pp + b * vocab;
-    double total = 0;
-    for (int64_t v = 0; v < vocab; ++v) total += row[v];
-    const double target = u.data_ptr<double>()[b] * total;
-    double running = 0;
-    int64_t token = -1, last_positive = 0;
-    for (int64_t v = 0; v < vocab; ++v) {
-      if (row[v] <= 0) continue;
-      last_positive = v;
-      running += row[v];
-      if (running > target) {
-        token = v;
-        break;
+  const double* up = u.data_ptr<double>();
+  int64_t* op = out.data_ptr<int64_t>();
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const float* row = pp + b * vocab;
+      constexpr int64_t kLanes = 8;
+      double lanes[kLanes] = {};
+      int64_t v = 0;
+      for (; v + kLanes <= vocab; v += kLanes)
+        for (int64_t l = 0; l < kLanes; ++l) lanes[l] += row[v + l];
+      for (int64_t l = 0; v + l < vocab; ++l) lanes[l] += row[v + l];
+      double total = 0;
+      for (int64_t l = 0; l < kLanes; ++l) total += lanes[l];
+      const double target = up[b] * total;
+      double running = 0;
+      int64_t token = -1, last_positive = 0;
+      for (v = 0; v < vocab; ++v) {
+        if (row[v] <= 0) continue;
+        last_positive = v;
+        running += row[v];
+        if (running > target) {
+          token = v;
+          break;
+        }
       }
+      op[b] = token >= 0 ? token : last_positive;  // rounding can leave u * total unreached
     }
-    out[b] = token >= 0 ? token : last_positive;  // rounding can leave u * total unreached
-  }
+  });
   return out;
 }
 

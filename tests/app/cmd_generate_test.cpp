@@ -205,7 +205,7 @@ TEST(BenchGenerate, RunsTheGeneratorAndPrintsItsFigures) {
                          "--bench.new-tokens 16 --bench.batch 4 --dist.threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* line : {"batch 1,  KV cache:", "batch 4, KV cache:", "no cache:",
-                           "KV cache speed-up:"})
+                           "KV cache speed-up:", "batch 4 floor:            matrix products "})
     EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
   // More positions than the model has: a usage error naming the options.
   const auto bad = run_app("bench generate --model.config tiny-gpt2 --bench.new-tokens 1000");
