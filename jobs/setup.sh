@@ -3,6 +3,8 @@
 # into build/. Idempotent: packages already present are not reinstalled.
 #   jobs/setup.sh                 everything (the binary and the test suite)
 #   GDPO_TARGET=gdpo jobs/setup.sh   only the binary (what jobs/quickstart.sh needs)
+#   BUILD_TYPE=RelWithDebInfo jobs/setup.sh   with debug information (default Release: -O2, none)
+#   jobs/setup.sh -DGDPO_UNITY=OFF   other arguments go to cmake (here: one translation unit per file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
