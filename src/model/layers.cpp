@@ -207,18 +207,17 @@ namespace {
 #define GDPO_VECTOR_CLONES
 #endif
 
-// q . k over `dim` values in 16 independent lanes, folded pairwise (16 -> 8 -> 4 -> 2 -> 1): the
-// compiler keeps the lanes in vector registers, where one running sum would wait on each add.
+// q . k over `dim` values in 8 independent lanes, folded pairwise (8 -> 4 -> 2 -> 1): the compiler
+// keeps the lanes in one vector register, where one running sum would wait on each add.
 inline float lane_dot(const float* q, const float* k, int64_t dim) {
-  constexpr int64_t kLanes = 16;
+  constexpr int64_t kLanes = 8;
   float acc[kLanes] = {};
   int64_t d = 0;
   for (; d + kLanes <= dim; d += kLanes)
     for (int64_t l = 0; l < kLanes; ++l) acc[l] += q[d + l] * k[d + l];
   for (int64_t l = 0; d + l < dim; ++l) acc[l] += q[d + l] * k[d + l];
-  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
-    for (int64_t l = 0; l < width; ++l) acc[l] += acc[l + width];
-  return acc[0];
+  const float a0 = acc[0] + acc[4], a1 = acc[1] + acc[5], a2 = acc[2] + acc[6], a3 = acc[3] + acc[7];
+  return (a0 + a2) + (a1 + a3);
 }
 
 // One (sequence, head) of a single-query step: w[j] = q . k_j * scale + bias[j] over the `keys`
