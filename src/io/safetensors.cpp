@@ -57,7 +57,6 @@ const DtypeInfo* find_dtype(const std::string& name) {
   return nullptr;
 }
 
-
 // "'{' (0x7B)" or "byte 0xEF", for messages about raw bytes.
 std::string byte_text(uint8_t b) {
   char buf[32];

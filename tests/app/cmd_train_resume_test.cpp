@@ -9,7 +9,6 @@
 #include "app/train_fixture.hpp"
 #include "gdpo/io/atomic_file.hpp"
 #include "gdpo/io/hdf5_file.hpp"
-#include "gdpo/io/metric_log.hpp"
 #include "support/app_runner.hpp"
 #include "support/test_support.hpp"
 
